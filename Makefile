@@ -1,0 +1,49 @@
+# Two commands do all the set-up on a fresh machine:
+#   make book   create .venv, install the course, build the HTML book into _build/html
+#   make test   create .venv, install the course, run the whole test suite
+# TORCH picks the PyTorch build installed first (the version the course is tested with);
+# e.g. `make book TORCH='torch>=2.4'` to take the newest release instead.
+PYTHON ?= python3
+VENV   ?= .venv
+TORCH  ?= torch==2.13.0
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+# Tools the course calls by name (jupyter, alembic for nbgrader) come from the venv.
+export PATH := $(abspath $(VENV))/bin:$(PATH)
+
+.PHONY: book test lab install clean release collect zip-collect autograde feedback grades
+
+book: $(STAMP)
+	$(VENV)/bin/jupyter-book build . --warningiserror --nitpick --keep-going
+
+test: $(STAMP)
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+lab: $(STAMP)
+	$(VENV)/bin/jupyter lab
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet "$(TORCH)"
+	$(PY) -m pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+clean:
+	rm -rf _build .pytest_cache
+
+# ---- Instructors (see chapters/instructors.md) --------------------------------------------
+# ASSIGNMENT=ex01_foundations; STUDENT=... limits autograde/feedback to one student.
+ASSIGNMENT ?=
+release: $(STAMP)
+	$(PY) -m instructor release $(ASSIGNMENT)
+collect: $(STAMP)
+	$(PY) -m instructor collect $(ASSIGNMENT) $(ZIP)
+autograde: $(STAMP)
+	$(PY) -m instructor autograde $(ASSIGNMENT)
+feedback: $(STAMP)
+	$(PY) -m instructor feedback $(ASSIGNMENT)
+grades: $(STAMP)
+	$(PY) -m instructor grades --output grades.csv

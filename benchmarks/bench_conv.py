@@ -1,0 +1,90 @@
+"""How much slower is our im2col Conv2d than PyTorch's own? Forward + backward, a few real shapes.
+
+    python benchmarks/bench_conv.py            # the CPU, and CUDA when there is a GPU
+    python benchmarks/bench_conv.py --device cpu --repeats 20
+
+Prints, per shape, the median time of one forward + backward pass for ``utils.Conv2d`` and
+``torch.nn.Conv2d`` (same weights) and their ratio (> 1: ours is slower). A script, not a
+test: timings depend on the machine and its load, so nothing here can fail on them.
+"""
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import torch
+from torch import nn
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from anywhere in the repo
+from utils.conv import Conv2d  # noqa: E402
+
+# (name, batch, in channels, out channels, image size, kernel, stride, padding)
+SHAPES = [
+    ("digits conv1, 8x8", 128, 1, 16, 8, 3, 1, 1),
+    ("LeNet conv2, 14x14", 64, 6, 16, 14, 5, 1, 2),
+    ("MNIST 32ch, 28x28", 64, 16, 32, 28, 3, 1, 1),
+    ("CIFAR 64ch, 32x32", 32, 64, 64, 32, 3, 1, 1),
+    ("ResNet stem, 112x112", 8, 3, 64, 112, 7, 2, 3),
+]
+
+
+def median_time(step, device: torch.device, repeats: int) -> float:
+    """Median wall time of ``step()`` in seconds, after two warm-up calls."""
+    def sync():
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+
+    for _ in range(2):
+        step()
+    times = []
+    for _ in range(repeats):
+        sync()
+        start = time.perf_counter()
+        step()
+        sync()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def forward_backward(layer: nn.Module, x: torch.Tensor):
+    def step():
+        layer.zero_grad(set_to_none=True)
+        x.grad = None
+        layer(x).sum().backward()
+    return step
+
+
+def bench(device: torch.device, repeats: int) -> None:
+    print(f"\n{device.type}: median of {repeats} forward+backward passes")
+    print(f"{'shape':<22}{'ours (ms)':>11}{'torch (ms)':>12}{'ratio':>8}")
+    for name, n, c_in, c_out, size, k, s, p in SHAPES:
+        ours = Conv2d(c_in, c_out, k, stride=s, padding=p).to(device)
+        theirs = nn.Conv2d(c_in, c_out, k, stride=s, padding=p).to(device)
+        with torch.no_grad():  # the same weights, so both do the same arithmetic
+            theirs.weight.copy_(ours.weight)
+            theirs.bias.copy_(ours.bias)
+        x = torch.randn(n, c_in, size, size, device=device, requires_grad=True)
+        t_ours = median_time(forward_backward(ours, x), device, repeats)
+        t_theirs = median_time(forward_backward(theirs, x), device, repeats)
+        print(f"{name:<22}{1e3 * t_ours:>11.2f}{1e3 * t_theirs:>12.2f}{t_ours / t_theirs:>8.2f}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--device", choices=["all", "cpu", "cuda"], default="all",
+                        help="where to time (default: the CPU, and CUDA when available)")
+    parser.add_argument("--repeats", type=int, default=10, help="timed passes per shape (default 10)")
+    args = parser.parse_args()
+    if args.device == "cuda" and not torch.cuda.is_available():
+        parser.error("--device cuda was asked for, but CUDA is not available here")
+    devices = [torch.device("cpu")] if args.device in ("all", "cpu") else []
+    if args.device == "cuda" or (args.device == "all" and torch.cuda.is_available()):
+        devices.append(torch.device("cuda"))
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} CPU threads")
+    for device in devices:
+        bench(device, args.repeats)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Instructor tools: release, collect, autograde, feedback and grades for the course exercises."""

@@ -1,0 +1,35 @@
+"""nbgrader configuration for the course (read by every `nbgrader` and `python -m instructor` command).
+
+solutions/<assignment>/<assignment>.ipynb   source, with solutions and hidden tests
+exercises/<assignment>/<assignment>.ipynb   student release, generated (`make release`)
+submitted/, autograded/, feedback/          per-class state, git-ignored
+"""
+import os
+
+c = get_config()  # noqa: F821 (nbgrader's config loader provides get_config)
+
+c.CourseDirectory.course_id = "dl-hands-on"
+c.CourseDirectory.source_directory = "solutions"
+c.CourseDirectory.release_directory = "exercises"
+# The gradebook: SQLite in the course folder by default; point NBGRADER_DB_URL at
+# PostgreSQL (postgresql://user:password@host/dbname) for a shared course server.
+c.CourseDirectory.db_url = os.environ.get("NBGRADER_DB_URL", "sqlite:///gradebook.db")
+# Never copy these into a release or a submission's autograded folder.
+c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback"]
+
+# What a student sees where a solution was.
+c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
+c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
+
+# Autograding: a cell that runs longer than this is interrupted and counts as failed, so an
+# infinite loop cannot hang the run (COURSE_CELL_TIMEOUT overrides it, in seconds).
+c.Execute.timeout = int(os.environ.get("COURSE_CELL_TIMEOUT", "60"))
+c.Execute.interrupt_on_timeout = True
+
+# `python -m instructor collect ASSIGNMENT archive.zip`: files exported from an LMS are named
+# like "<student>_<digits>_<digits>_<notebook>.ipynb" (Canvas) or "<student>_<notebook>.ipynb".
+# The pattern is matched against the whole extracted path, hence the leading ".*/".
+c.ZipCollectApp.collector_plugin = "nbgrader.plugins.zipcollect.FileNameCollectorPlugin"
+c.FileNameCollectorPlugin.named_regexp = (
+    r".*/(?P<student_id>[^_/]+)_(?:late_)?(?:\d+_)*(?P<file_id>ex\d\d_[^/]+\.ipynb)$"
+)

@@ -1,0 +1,74 @@
+"""Device choice, seeding and the offline data helpers."""
+import pytest
+import torch
+
+from utils import Standardizer, get_device, load_diabetes, load_digits, make_loader, set_seed, train_test_split
+
+
+def test_device_defaults_to_best_available(monkeypatch):
+    monkeypatch.delenv("COURSE_DEVICE", raising=False)
+    expected = "cuda" if torch.cuda.is_available() else "mps" if torch.backends.mps.is_available() else "cpu"
+    assert get_device().type == expected
+
+
+def test_environment_variable_forces_the_cpu(monkeypatch):
+    monkeypatch.setenv("COURSE_DEVICE", "cpu")
+    assert get_device() == torch.device("cpu")
+
+
+def test_unknown_or_missing_device_is_a_clear_error(monkeypatch):
+    monkeypatch.setenv("COURSE_DEVICE", "tpu")
+    with pytest.raises(ValueError, match="unknown device 'tpu'"):
+        get_device()
+    if not torch.cuda.is_available():
+        with pytest.raises(RuntimeError, match="CUDA is not available"):
+            get_device("cuda")
+
+
+def test_set_seed_makes_draws_repeat():
+    set_seed(3)
+    a = torch.randn(4)
+    g = set_seed(3)
+    assert torch.equal(a, torch.randn(4))
+    assert torch.equal(torch.randn(2, generator=g), torch.randn(2, generator=torch.Generator().manual_seed(3)))
+    with pytest.raises(TypeError):
+        set_seed(1.5)
+
+
+def test_bundled_data_sets_have_documented_shapes():
+    X, y = load_digits()
+    assert X.shape == (1797, 64) and X.dtype == torch.float32 and 0 <= X.min() and X.max() <= 1
+    assert y.shape == (1797,) and y.dtype == torch.int64 and set(y.tolist()) == set(range(10))
+    X, y, names = load_diabetes()
+    assert X.shape == (442, 10) and y.shape == (442, 1) and len(names) == 10
+
+
+def test_split_is_deterministic_disjoint_and_complete():
+    X = torch.arange(100).float().unsqueeze(1)
+    y = torch.arange(100)
+    a = train_test_split(X, y, test_fraction=0.25, seed=1)
+    b = train_test_split(X, y, test_fraction=0.25, seed=1)
+    assert all(torch.equal(p, q) for p, q in zip(a, b))
+    X_tr, X_te, y_tr, y_te = a
+    assert len(X_te) == 25 and len(X_tr) == 75
+    assert sorted(y_tr.tolist() + y_te.tolist()) == list(range(100))
+    assert not torch.equal(a[1], train_test_split(X, y, 0.25, seed=2)[1])
+    with pytest.raises(ValueError, match="same number of rows"):
+        train_test_split(X, y[:5])
+
+
+def test_standardizer_uses_training_statistics():
+    X = torch.randn(200, 3) * torch.tensor([1.0, 5.0, 0.1]) + 7
+    scaler = Standardizer().fit(X)
+    Z = scaler.transform(X)
+    torch.testing.assert_close(Z.mean(0), torch.zeros(3), atol=1e-5, rtol=0)
+    torch.testing.assert_close(Z.std(0), torch.ones(3), atol=1e-5, rtol=0)
+    torch.testing.assert_close(scaler.inverse_transform(Z), X)
+
+
+def test_loader_shuffles_reproducibly_and_covers_every_row():
+    X, y = torch.arange(10).float().unsqueeze(1), torch.arange(10)
+    first = [yb.tolist() for _, yb in make_loader(X, y, batch_size=4, seed=5)]
+    again = [yb.tolist() for _, yb in make_loader(X, y, batch_size=4, seed=5)]
+    assert first == again and sorted(sum(first, [])) == list(range(10))
+    assert sum(first, []) != list(range(10))

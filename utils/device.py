@@ -1,0 +1,48 @@
+"""Which device the course's tensors live on: CUDA, then Apple MPS, then the CPU."""
+import os
+
+import torch
+
+DEVICE_ENV_VAR = "COURSE_DEVICE"
+_KNOWN = ("cpu", "cuda", "mps")
+
+
+def get_device(prefer: str | None = None) -> torch.device:
+    """Return the device to compute on.
+
+    Order of preference: ``prefer`` if given, else the environment variable
+    ``COURSE_DEVICE`` (``cpu``, ``cuda``, ``cuda:1``, ``mps``), else the first available of
+    CUDA, Apple MPS and the CPU. Asking for a device that is not there is an error, not a
+    silent fallback, so a forced GPU run never quietly runs on the CPU.
+    """
+    choice = (prefer if prefer is not None else os.environ.get(DEVICE_ENV_VAR, "")).strip().lower()
+    if choice:
+        kind = choice.split(":")[0]
+        if kind not in _KNOWN:
+            raise ValueError(
+                f"unknown device {choice!r} (from {'the argument' if prefer else DEVICE_ENV_VAR}); "
+                f"expected one of {', '.join(_KNOWN)} or 'cuda:N'"
+            )
+        if kind == "cuda" and not torch.cuda.is_available():
+            raise RuntimeError(f"device {choice!r} was requested but CUDA is not available here")
+        if kind == "mps" and not _mps_available():
+            raise RuntimeError(f"device {choice!r} was requested but Apple MPS is not available here")
+        return torch.device(choice)
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if _mps_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def _mps_available() -> bool:
+    mps = getattr(torch.backends, "mps", None)
+    return bool(mps is not None and mps.is_available())
+
+
+def describe_device(device: torch.device | None = None) -> str:
+    """One line for the top of a notebook: which device, and its name for a GPU."""
+    device = device or get_device()
+    if device.type == "cuda":
+        return f"cuda ({torch.cuda.get_device_name(device)})"
+    return device.type

@@ -1,0 +1,185 @@
+"""Interactive explorers for JupyterLab (ipywidgets). The book shows a static figure beside each."""
+import ipywidgets as widgets
+import matplotlib.pyplot as plt
+import torch
+from sklearn.datasets import load_sample_image
+
+from . import activations
+from .conv import sliding_windows
+from .optim import SGD, Adam, trajectory
+
+
+def plot_neuron(activation: str = "sigmoid", w: float = 1.0, b: float = 0.0, ax=None):
+    """One neuron a = f(w x + b) and its derivative da/dx = w f'(w x + b) over x in [-6, 6]."""
+    f = getattr(activations, activation)
+    f_grad = getattr(activations, f"{activation}_grad")
+    x = torch.linspace(-6, 6, 401)
+    z = w * x + b
+    ax = ax or plt.subplots(figsize=(5, 3.5))[1]
+    ax.plot(x, f(z), label=f"a = {activation}({w:g} x + {b:g})")
+    ax.plot(x, w * f_grad(z), linestyle="--", label="da/dx")
+    ax.axhline(0, color="gray", linewidth=0.5)
+    ax.set(xlabel="x", ylim=(-1.5, max(1.5, 1.1 * abs(w))), title=f"a {activation} neuron")
+    ax.legend(loc="upper left")
+    return ax
+
+
+def activation_explorer() -> widgets.Widget:
+    """Pick an activation, drag the weight and bias, and watch the neuron's response change."""
+    def draw(activation, w, b):
+        plot_neuron(activation, w, b)
+        plt.show()
+
+    return widgets.interactive(
+        draw,
+        activation=widgets.Dropdown(options=["sigmoid", "tanh", "relu"], value="sigmoid"),
+        w=widgets.FloatSlider(value=1.0, min=-4, max=4, step=0.1, description="weight w"),
+        b=widgets.FloatSlider(value=0.0, min=-4, max=4, step=0.1, description="bias b"),
+    )
+
+
+def bowl(p: torch.Tensor) -> torch.Tensor:
+    """f(x, y) = (x^2 + 10 y^2) / 2: a valley ten times as steep across (y) as along it (x).
+
+    ``p`` holds x and y in its first dimension, shape (2,) or (2, H, W) for a grid.
+    """
+    return 0.5 * (p[0] ** 2 + 10 * p[1] ** 2)
+
+
+OPTIMIZERS = {"SGD": (SGD, {}), "momentum": (SGD, {"momentum": 0.9}), "Adam": (Adam, {})}
+
+
+def plot_paths(f, paths: dict, xlim, ylim, ax=None, title: str = ""):
+    """Contours of f (log-spaced levels) over the box xlim x ylim, with each path on top.
+
+    ``f`` takes a (2, ...) tensor (see :func:`bowl`); ``paths`` maps names to (T, 2) tensors
+    such as :func:`utils.optim.trajectory` returns.
+    """
+    ax = ax or plt.subplots(figsize=(5, 4))[1]
+    xs, ys = torch.linspace(*xlim, 200), torch.linspace(*ylim, 200)
+    grid = torch.stack(torch.meshgrid(xs, ys, indexing="xy"))
+    z = f(grid)
+    levels = torch.logspace(-2, z.max().log10().item(), 20)
+    ax.contour(grid[0], grid[1], z, levels=levels, colors="lightgray", linewidths=0.8)
+    for name, path in paths.items():  # about 30 dots per path: their spacing shows the speed
+        ax.plot(path[:, 0], path[:, 1], "o-", markersize=3, markevery=max(1, len(path) // 30),
+                linewidth=1.2, label=name)
+    ax.set(xlim=xlim, ylim=ylim, xlabel="x", ylabel="y", title=title)
+    ax.legend(loc="upper right", fontsize=8)
+    return ax
+
+
+def plot_lr_paths(optimizer: str = "SGD", lr: float = 0.1, steps: int = 50, ax=None):
+    """``steps`` steps of an optimizer from :data:`OPTIMIZERS` on :func:`bowl`, from (-9, 2.5)."""
+    optimizer_class, hyperparameters = OPTIMIZERS[optimizer]
+    path = trajectory(bowl, (-9.0, 2.5), optimizer_class, steps, lr=lr, **hyperparameters)
+    final = bowl(path[-1]).item()
+    return plot_paths(bowl, {f"{optimizer}, lr={lr:.3g}": path}, (-10, 10), (-4, 4), ax=ax,
+                      title=f"f = {final:.3g} after {steps} steps")
+
+
+def lr_explorer() -> widgets.Widget:
+    """Pick an optimizer, drag the learning rate (log scale), watch its path on the bowl."""
+    def draw(optimizer, lr, steps):
+        plot_lr_paths(optimizer, lr, steps)
+        plt.show()
+
+    return widgets.interactive(
+        draw,
+        optimizer=widgets.Dropdown(options=list(OPTIMIZERS), value="SGD"),
+        lr=widgets.FloatLogSlider(value=0.1, base=10, min=-3, max=0.5, step=0.05, description="lr"),
+        steps=widgets.IntSlider(value=50, min=5, max=300, step=5, description="steps"),
+    )
+
+
+KERNELS = {  # classic 3x3 image filters; a CNN learns kernels like these from data
+    "identity": [[0, 0, 0], [0, 1, 0], [0, 0, 0]],
+    "blur": [[1 / 9] * 3] * 3,
+    "sharpen": [[0, -1, 0], [-1, 5, -1], [0, -1, 0]],
+    "vertical edges (Sobel)": [[-1, 0, 1], [-2, 0, 2], [-1, 0, 1]],
+    "horizontal edges (Sobel)": [[-1, -2, -1], [0, 0, 0], [1, 2, 1]],
+    "outline (Laplacian)": [[-1, -1, -1], [-1, 8, -1], [-1, -1, -1]],
+}
+
+
+def sample_photo(step: int = 2) -> torch.Tensor:
+    """A grey-scale photo that ships with scikit-learn (a temple in China), every ``step``-th pixel.
+
+    Shape (427 / step, 640 / step), values in [0, 1].
+    """
+    rgb = torch.tensor(load_sample_image("china.jpg"), dtype=torch.float32) / 255
+    return rgb.mean(dim=2)[::step, ::step]
+
+
+def apply_kernel(image: torch.Tensor, kernel) -> torch.Tensor:
+    """Cross-correlate one grey image (H, W) with one 3x3 kernel, zero-padded: (H, W) -> (H, W).
+
+    Y[i, j] = sum_{m, n} K[m, n] X[i + m - 1, j + n - 1]: the conv layer's formula for one channel.
+    """
+    kernel = torch.as_tensor(kernel, dtype=image.dtype)
+    windows = sliding_windows(image[None, None], 3, padding=1)  # (1, 1, H, W, 3, 3)
+    return (windows * kernel).sum(dim=(-2, -1))[0, 0]
+
+
+def plot_kernel(image: torch.Tensor, kernel, title: str = "", axes=None):
+    """The kernel's weights (red: positive, blue: negative) and the image it produces.
+
+    A kernel whose weights sum to about 1 (blur, sharpen) keeps the brightness: shown on the
+    photo's own 0..1 scale. One that sums to 0 (edges) responds to changes: mid-grey is 0.
+    """
+    kernel = torch.as_tensor(kernel, dtype=image.dtype)
+    response = apply_kernel(image, kernel)
+    axes = axes if axes is not None else plt.subplots(1, 2, figsize=(8, 3.2),
+                                                      gridspec_kw={"width_ratios": [1, 3]})[1]
+    limit = kernel.abs().max().item() or 1.0
+    axes[0].imshow(kernel, cmap="RdBu_r", vmin=-limit, vmax=limit)
+    for (m, n), w in zip(torch.cartesian_prod(torch.arange(3), torch.arange(3)).tolist(), kernel.flatten()):
+        axes[0].text(n, m, f"{w.item():.2g}", ha="center", va="center", fontsize=9,
+                     color="white" if abs(w) > limit / 2 else "black")
+    axes[0].set_title("kernel", fontsize=10)
+    if kernel.sum() > 0.5:
+        axes[1].imshow(response.clamp(0, 1), cmap="gray", vmin=0, vmax=1)
+    else:
+        spread = response.abs().quantile(0.99).item() or 1.0  # a few outliers would wash it out
+        axes[1].imshow(response, cmap="gray", vmin=-spread, vmax=spread)
+    axes[1].set_title(title, fontsize=10)
+    for ax in axes:
+        ax.axis("off")
+    return axes
+
+
+def kernel_explorer(image: torch.Tensor | None = None) -> widgets.Widget:
+    """Pick a classic 3x3 kernel, or type your own nine weights, and see what it does to a photo."""
+    image = sample_photo() if image is None else image
+    cells = [widgets.FloatText(layout=widgets.Layout(width="70px")) for _ in range(9)]
+    preset = widgets.Dropdown(options=list(KERNELS), value="vertical edges (Sobel)", description="kernel")
+    output = widgets.Output()
+    loading = False  # while a preset fills the nine cells, draw once at the end, not nine times
+
+    def preset_weights():
+        return [round(w, 4) for w in torch.tensor(KERNELS[preset.value]).flatten().tolist()]
+
+    def draw(change=None):
+        if loading:
+            return
+        weights = [c.value for c in cells]
+        with output:
+            output.clear_output(wait=True)
+            plot_kernel(image, torch.tensor(weights).view(3, 3),
+                        title=preset.value if weights == preset_weights() else "your kernel")
+            plt.show()
+
+    def load_preset(change=None):
+        nonlocal loading
+        loading = True
+        for cell, w in zip(cells, preset_weights()):
+            cell.value = w
+        loading = False
+        draw()
+
+    preset.observe(load_preset, names="value")
+    for cell in cells:
+        cell.observe(draw, names="value")
+    load_preset()
+    grid = widgets.GridBox(cells, layout=widgets.Layout(grid_template_columns="repeat(3, 75px)"))
+    return widgets.VBox([preset, grid, output])
