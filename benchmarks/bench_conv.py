@@ -7,17 +7,11 @@ Prints, per shape, the median time of one forward + backward pass for ``utils.Co
 ``torch.nn.Conv2d`` (same weights) and their ratio (> 1: ours is slower). A script, not a
 test: timings depend on the machine and its load, so nothing here can fail on them.
 """
-import argparse
-import statistics
-import sys
-import time
-from pathlib import Path
-
 import torch
+from timing import median_time, parse_devices  # also puts the repository on sys.path
 from torch import nn
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from anywhere in the repo
-from utils.conv import Conv2d  # noqa: E402
+from utils.conv import Conv2d
 
 # (name, batch, in channels, out channels, image size, kernel, stride, padding)
 SHAPES = [
@@ -27,24 +21,6 @@ SHAPES = [
     ("CIFAR 64ch, 32x32", 32, 64, 64, 32, 3, 1, 1),
     ("ResNet stem, 112x112", 8, 3, 64, 112, 7, 2, 3),
 ]
-
-
-def median_time(step, device: torch.device, repeats: int) -> float:
-    """Median wall time of ``step()`` in seconds, after two warm-up calls."""
-    def sync():
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
-
-    for _ in range(2):
-        step()
-    times = []
-    for _ in range(repeats):
-        sync()
-        start = time.perf_counter()
-        step()
-        sync()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def forward_backward(layer: nn.Module, x: torch.Tensor):
@@ -71,19 +47,9 @@ def bench(device: torch.device, repeats: int) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--device", choices=["all", "cpu", "cuda"], default="all",
-                        help="where to time (default: the CPU, and CUDA when available)")
-    parser.add_argument("--repeats", type=int, default=10, help="timed passes per shape (default 10)")
-    args = parser.parse_args()
-    if args.device == "cuda" and not torch.cuda.is_available():
-        parser.error("--device cuda was asked for, but CUDA is not available here")
-    devices = [torch.device("cpu")] if args.device in ("all", "cpu") else []
-    if args.device == "cuda" or (args.device == "all" and torch.cuda.is_available()):
-        devices.append(torch.device("cuda"))
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} CPU threads")
+    devices, repeats = parse_devices(__doc__.splitlines()[0])
     for device in devices:
-        bench(device, args.repeats)
+        bench(device, repeats)
 
 
 if __name__ == "__main__":

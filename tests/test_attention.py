@@ -1,0 +1,155 @@
+"""Attention, layer norm and the small GPT against PyTorch's own implementations."""
+import pytest
+import torch
+import torch.nn.functional as F
+
+from utils.attention import (LayerNorm, MultiHeadSelfAttention, attention_weights, causal_mask,
+                             merge_heads, scaled_dot_product_attention, sinusoidal_positional_encoding,
+                             split_heads)
+from utils.gpt import GPT, generate, gpt_parameter_count, top_k_filter
+
+
+def _qkv(device, b=2, h=3, t_q=5, t_k=5, d=8):
+    make = lambda t: torch.randn(b, h, t, d, device=device, dtype=torch.float64, requires_grad=True)  # noqa: E731
+    return make(t_q), make(t_k), make(t_k)
+
+
+@pytest.mark.parametrize("causal", [False, True])
+@pytest.mark.parametrize("fused", [False, True])
+def test_sdpa_values_and_gradients_match_torch(device, causal, fused):
+    q, k, v = _qkv(device)
+    mask = causal_mask(5, device=device) if causal else None
+    ours = scaled_dot_product_attention(q, k, v, mask, fused=fused)
+    ref = F.scaled_dot_product_attention(q, k, v, is_causal=causal)
+    torch.testing.assert_close(ours, ref)
+    grad_out = torch.randn_like(ours)
+    ours_grads = torch.autograd.grad(ours, (q, k, v), grad_out)
+    ref_grads = torch.autograd.grad(ref, (q, k, v), grad_out)
+    for a, b in zip(ours_grads, ref_grads):
+        torch.testing.assert_close(a, b)
+
+
+def test_weights_are_a_distribution_and_masked_keys_get_zero():
+    q, k, _ = _qkv("cpu", t_q=4, t_k=6)
+    alpha = attention_weights(q, k, causal_mask(4, 6))
+    torch.testing.assert_close(alpha.sum(-1), torch.ones(2, 3, 4, dtype=torch.float64))
+    assert (alpha[..., 0, 3:] == 0).all()  # query 0 sits at position 2 of 6: keys 3.. are the future
+    assert (alpha[..., 3, :] > 0).all()  # the last query sees every key
+
+
+def test_causal_mask_with_a_cache_offsets_the_queries():
+    assert causal_mask(3).tolist() == [[True, False, False], [True, True, False], [True, True, True]]
+    assert causal_mask(1, 4).tolist() == [[True, True, True, True]]
+
+
+def test_heads_split_and_merge_back():
+    x = torch.randn(2, 5, 12)
+    heads = split_heads(x, 3)
+    assert heads.shape == (2, 3, 5, 4)
+    torch.testing.assert_close(heads[:, 1], x[..., 4:8])
+    torch.testing.assert_close(merge_heads(heads), x)
+
+
+@pytest.mark.parametrize("causal", [False, True])
+def test_multi_head_attention_matches_torch_with_copied_weights(device, causal):
+    ours = MultiHeadSelfAttention(12, 3).to(device)
+    ref = torch.nn.MultiheadAttention(12, 3, batch_first=True).to(device)
+    ours.load_state_dict(ref.state_dict())  # the same parameter names
+    x = torch.randn(2, 7, 12, device=device, requires_grad=True)
+    y, _ = ours(x, causal=causal)
+    blocked = ~causal_mask(7, device=device) if causal else None  # torch: True means "may not attend"
+    y_ref, _ = ref(x, x, x, attn_mask=blocked, need_weights=False)
+    torch.testing.assert_close(y, y_ref, atol=1e-5, rtol=1e-5)
+    grad_out = torch.randn_like(y)
+    (gx,) = torch.autograd.grad(y, x, grad_out, retain_graph=True)
+    (gx_ref,) = torch.autograd.grad(y_ref, x, grad_out, retain_graph=True)
+    torch.testing.assert_close(gx, gx_ref, atol=1e-5, rtol=1e-5)
+    y.backward(grad_out)
+    y_ref.backward(grad_out)
+    torch.testing.assert_close(ours.in_proj_weight.grad, ref.in_proj_weight.grad, atol=1e-5, rtol=1e-5)
+
+
+def test_causal_attention_never_sees_the_future():
+    attn = MultiHeadSelfAttention(8, 2).double()
+    x = torch.randn(1, 6, 8, dtype=torch.float64, requires_grad=True)
+    y, _ = attn(x, causal=True)
+    for t in range(6):
+        (grad,) = torch.autograd.grad(y[0, t].sum(), x, retain_graph=True)
+        assert (grad[0, t + 1:] == 0).all(), f"output {t} depends on a later input"
+        assert grad[0, : t + 1].abs().sum() > 0
+
+
+def test_layer_norm_matches_torch(device):
+    ours = LayerNorm(6).to(device)
+    with torch.no_grad():
+        ours.weight.uniform_(0.5, 1.5)
+        ours.bias.normal_()
+    x = torch.randn(3, 4, 6, device=device, requires_grad=True)
+    y = ours(x)
+    ref = F.layer_norm(x, (6,), ours.weight, ours.bias, eps=1e-5)
+    torch.testing.assert_close(y, ref)
+    grad_out = torch.randn_like(y)
+    torch.testing.assert_close(torch.autograd.grad(y, x, grad_out)[0], torch.autograd.grad(ref, x, grad_out)[0])
+
+
+def test_sinusoidal_encoding_values_and_shift_is_a_rotation():
+    pe = sinusoidal_positional_encoding(50, 16)
+    assert pe.shape == (50, 16)
+    torch.testing.assert_close(pe[0], torch.tensor([0.0, 1.0] * 8))  # sin 0, cos 0
+    torch.testing.assert_close(pe[3, 0], torch.sin(torch.tensor(3.0)))
+    torch.testing.assert_close(pe[3, 15], torch.cos(torch.tensor(3.0 / 10000 ** (14 / 16))))
+    # PE[p + k] = R_k PE[p] with one rotation per (sin, cos) pair, the same R_k for every p.
+    k = 5
+    frequency = 10000 ** (-torch.arange(0, 16, 2) / 16)
+    cos, sin = torch.cos(k * frequency), torch.sin(k * frequency)
+    s, c = pe[:-k, 0::2], pe[:-k, 1::2]
+    torch.testing.assert_close(pe[k:, 0::2], s * cos + c * sin, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(pe[k:, 1::2], c * cos - s * sin, atol=1e-5, rtol=1e-5)
+
+
+def test_gpt_parameter_count_formula():
+    for vocab, block, width, depth, heads in [(65, 32, 48, 2, 4), (100, 64, 96, 3, 6)]:
+        model = GPT(vocab, block, width, depth, heads)
+        assert sum(p.numel() for p in model.parameters()) == gpt_parameter_count(vocab, block, width, depth)
+
+
+def test_gpt_shapes_and_that_cached_logits_equal_full_logits(device):
+    model = GPT(20, 16, width=24, depth=2, heads=3).double().to(device).eval()
+    idx = torch.randint(0, 20, (2, 10), device=device)
+    logits, caches = model(idx)
+    assert logits.shape == (2, 10, 20) and len(caches) == 2 and caches[0][0].shape == (2, 3, 10, 8)
+    first, caches = model(idx[:, :6])
+    rest, _ = model(idx[:, 6:], caches)
+    torch.testing.assert_close(torch.cat([first, rest], dim=1), logits)
+
+
+@pytest.mark.parametrize("fused", [False, True])
+def test_cached_generation_gives_exactly_the_uncached_tokens(fused):
+    torch.manual_seed(1)
+    model = GPT(30, 40, width=32, depth=2, heads=4, fused=fused).double()
+    prompt = torch.tensor([1, 2, 3, 4])
+    sample = lambda use_cache: generate(model, prompt, 30, temperature=1.0, top_k=10,  # noqa: E731
+                                        generator=torch.Generator().manual_seed(7), use_cache=use_cache)
+    cached, uncached = sample(True), sample(False)
+    assert cached.shape == (30,) and cached.dtype == torch.int64
+    assert torch.equal(cached, uncached)
+
+
+def test_top_k_keeps_only_the_k_best():
+    logits = torch.tensor([[1.0, 5.0, 3.0, 4.0]])
+    assert torch.isinf(top_k_filter(logits, 2)).tolist() == [[True, False, True, False]]
+    assert torch.equal(top_k_filter(logits, None), logits)
+
+
+@pytest.mark.parametrize("call, error, message", [
+    (lambda: GPT(10, 8)(torch.zeros(1, 9, dtype=torch.int64)), ValueError, "beyond block_size 8"),
+    (lambda: GPT(10, 8)(torch.zeros(1, 4)), TypeError, "expected dtype torch.int64"),
+    (lambda: GPT(10, 8)(torch.full((1, 4), 10)), ValueError, r"expected values in \[0, 10\)"),
+    (lambda: MultiHeadSelfAttention(10, 3), ValueError, "multiple of num_heads"),
+    (lambda: MultiHeadSelfAttention(12, 3)(torch.randn(2, 5, 8)), ValueError, r"expected shape \(B, T, 12\)"),
+    (lambda: generate(GPT(10, 8), torch.tensor([1, 2]), 10), ValueError, "exceeds block_size 8"),
+    (lambda: attention_weights(torch.randn(2, 4), torch.randn(2, 3)), ValueError, "same d_k"),
+])
+def test_bad_input_says_what_was_expected(call, error, message):
+    with pytest.raises(error, match=message):
+        call()
