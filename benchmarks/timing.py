@@ -33,13 +33,17 @@ def median_time(step, device: torch.device, repeats: int) -> float:
 
 
 def parse_devices(description: str, default_repeats: int = 10) -> tuple[list[torch.device], int]:
-    """The command line every benchmark takes: ``--device all|cpu|cuda`` and ``--repeats N``."""
+    """The command line every benchmark takes: ``--device all|cpu|cuda``, ``--repeats N``, ``--threads N``."""
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--device", choices=["all", "cpu", "cuda"], default="all",
                         help="where to time (default: the CPU, and CUDA when available)")
     parser.add_argument("--repeats", type=int, default=default_repeats,
                         help=f"timed passes per case (default {default_repeats})")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="CPU threads for PyTorch (default: PyTorch's own choice)")
     args = parser.parse_args()
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
     if args.device == "cuda" and not torch.cuda.is_available():
         parser.error("--device cuda was asked for, but CUDA is not available here")
     devices = [torch.device("cpu")] if args.device in ("all", "cpu") else []

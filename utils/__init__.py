@@ -4,20 +4,37 @@ Each module holds one idea; the chapters show their source with ``literalinclude
 the book and the package never drift apart.
 """
 from .activations import ReLU, Sigmoid, Tanh, relu, relu_grad, sigmoid, sigmoid_grad, tanh, tanh_grad
+from .attention import (LayerNorm, MultiHeadSelfAttention, attention_weights, causal_mask,
+                        scaled_dot_product_attention, sinusoidal_positional_encoding)
+from .augment import AugmentedLoader, random_shift
 from .autograd import Value, draw_graph
 from .checks import check_same_device, check_tensor
+from .conv import AvgPool2d, Conv2d, Flatten, LeNet, MaxPool2d, conv2d_output_size
 from .data import Standardizer, load_diabetes, load_digits, make_loader, train_test_split
 from .device import get_device
+from .gpt import GPT, gpt_parameter_count
 from .layers import MLP, Linear
 from .losses import cross_entropy, cross_entropy_grad, mse_loss, mse_loss_grad, softmax
 from .optim import SGD, Adam, trajectory
+from .rnn import RNN, CharRNN, RNNCell, clip_grad_norm, sample_next
 from .seed import set_seed
+from .text import Vocabulary, load_stdlib_corpus
 from .train import History, accuracy, evaluate, fit
 
 __all__ = [
+    # chapter 1: layers, data, training
     "History", "Linear", "MLP", "ReLU", "Sigmoid", "Standardizer", "Tanh", "accuracy",
     "check_same_device", "check_tensor", "evaluate", "fit", "get_device", "load_diabetes",
     "load_digits", "make_loader", "mse_loss", "mse_loss_grad", "relu", "relu_grad", "set_seed",
     "sigmoid", "sigmoid_grad", "tanh", "tanh_grad", "train_test_split",
+    # chapter 2: autograd, losses, optimizers
     "Adam", "SGD", "Value", "cross_entropy", "cross_entropy_grad", "draw_graph", "softmax", "trajectory",
+    # chapter 4: convolutional networks
+    "AugmentedLoader", "AvgPool2d", "Conv2d", "Flatten", "LeNet", "MaxPool2d", "conv2d_output_size",
+    "random_shift",
+    # chapter 5: recurrent networks
+    "CharRNN", "RNN", "RNNCell", "Vocabulary", "clip_grad_norm", "load_stdlib_corpus", "sample_next",
+    # chapter 7: attention and Transformers
+    "GPT", "LayerNorm", "MultiHeadSelfAttention", "attention_weights", "causal_mask",
+    "gpt_parameter_count", "scaled_dot_product_attention", "sinusoidal_positional_encoding",
 ]

@@ -146,7 +146,7 @@ def sample_next(logits: torch.Tensor, temperature: float = 1.0,
     the CPU with ``generator``, so a seeded generator gives the same samples on any device.
     """
     check_tensor(logits, "logits", shape=("N", "C"), dtype="floating")
-    if temperature <= 0:
+    if not temperature > 0:  # written so that a NaN temperature fails too
         raise ValueError(f"temperature must be positive, got {temperature} (for argmax use logits.argmax)")
     probs = torch.softmax(logits.detach().double().cpu() / temperature, dim=-1)
     return torch.multinomial(probs, 1, generator=generator).squeeze(1).to(logits.device)
@@ -163,11 +163,13 @@ def generate(model: CharRNN, prompt: torch.Tensor, length: int, temperature: flo
     check_tensor(prompt, "prompt", shape=(None,), dtype=torch.int64)
     if len(prompt) == 0:
         raise ValueError("prompt must hold at least one character")
+    if length < 0:
+        raise ValueError(f"length must be at least 0, got {length}")
     device = next(model.parameters()).device
     logits, h = model(prompt.to(device).unsqueeze(0))
-    out = []
+    out = [torch.empty(0, dtype=torch.int64)]  # so that length 0 gives an empty (0,) tensor
     for _ in range(length):
         next_char = sample_next(logits[:, -1], temperature, generator)
-        out.append(next_char)
+        out.append(next_char.cpu())
         logits, h = model(next_char.unsqueeze(0), h)
-    return torch.cat(out).cpu()
+    return torch.cat(out)

@@ -15,7 +15,7 @@ import sysconfig
 import zlib
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -138,16 +138,17 @@ class Vocabulary:
 class Corpus:
     """Training and validation text, their encodings, and the vocabulary (from training only).
 
-    ``train`` and ``val`` are int64 tensors of shape (L_train,) and (L_val,).
+    ``train`` and ``val`` are int64 tensors of shape (L_train,) and (L_val,). The texts and
+    tensors are left out of the repr, which would otherwise print megabytes.
     """
 
     train_files: list[Path]
     val_files: list[Path]
-    train_text: str
-    val_text: str
-    vocab: Vocabulary
-    train: torch.Tensor
-    val: torch.Tensor
+    train_text: str = field(repr=False)
+    val_text: str = field(repr=False)
+    vocab: Vocabulary = field(repr=False)
+    train: torch.Tensor = field(repr=False)
+    val: torch.Tensor = field(repr=False)
 
 
 def load_stdlib_corpus(val_fraction: float = 0.1, min_count: int = 20,

@@ -183,3 +183,103 @@ def kernel_explorer(image: torch.Tensor | None = None) -> widgets.Widget:
     load_preset()
     grid = widgets.GridBox(cells, layout=widgets.Layout(grid_template_columns="repeat(3, 75px)"))
     return widgets.VBox([preset, grid, output])
+
+
+def _char_label(char: str) -> str:
+    """How a character reads on an axis: newline as \\n, space as ' ', the rest as themselves."""
+    return {"\n": "\\n", " ": "' '", "\t": "\\t"}.get(char, char)
+
+
+def plot_temperatures(logits: torch.Tensor, chars, temperatures=(0.5, 1.0, 1.5), top: int = 12, axes=None):
+    """The next-character distribution softmax(logits / temperature) at several temperatures, as bars.
+
+    ``logits`` (V,) are a model's scores for the next character and ``chars`` its vocabulary
+    (V names). Each panel shows the ``top`` characters most likely at temperature 1, in the
+    same order, so the panels compare directly; the title says how much probability the
+    other characters share.
+    """
+    logits = logits.detach().double().cpu()
+    order = torch.softmax(logits, dim=0).argsort(descending=True)[:top]
+    labels = [_char_label(chars[i]) for i in order.tolist()]
+    axes = axes if axes is not None else plt.subplots(1, len(temperatures), figsize=(4 * len(temperatures), 3),
+                                                      sharey=True)[1]
+    axes = [axes] if not hasattr(axes, "__len__") else list(axes)
+    for ax, temperature in zip(axes, temperatures):
+        probs = torch.softmax(logits / temperature, dim=0)
+        ax.bar(range(len(order)), probs[order].tolist(), color="tab:blue")
+        ax.set_xticks(range(len(order)), labels, fontsize=9)
+        ax.set(title=f"temperature {temperature:g} (the rest: {1 - probs[order].sum().item():.0%})", ylim=(0, 1))
+    axes[0].set_ylabel("probability of the next character")
+    return axes
+
+
+def temperature_explorer(model, vocab, prompt: str = "    def ", length: int = 200, seed: int = 0) -> widgets.Widget:
+    """Type a prompt and drag the temperature: the next-character bars and a sampled continuation.
+
+    ``model`` is a trained :class:`utils.rnn.CharRNN` and ``vocab`` its
+    :class:`utils.text.Vocabulary`. The continuation is drawn with a generator seeded with
+    ``seed``, so the same prompt and temperature always give the same text.
+    """
+    from .rnn import generate  # here, not at the top: the other explorers do not need it
+
+    device = next(model.parameters()).device
+
+    def draw(prompt, temperature):
+        if not prompt:
+            print("type a prompt of at least one character")
+            return
+        ids = vocab.encode(prompt)
+        with torch.no_grad():
+            logits, _ = model(ids.to(device).unsqueeze(0))
+        plot_temperatures(logits[0, -1], vocab.chars, temperatures=(temperature,), top=15,
+                          axes=plt.subplots(figsize=(7, 3))[1])
+        plt.show()
+        sample = generate(model, ids, length, temperature, torch.Generator().manual_seed(seed))
+        print(prompt + vocab.decode(sample))
+
+    return widgets.interactive(
+        draw,
+        prompt=widgets.Text(value=prompt, description="prompt", continuous_update=False),
+        temperature=widgets.FloatLogSlider(value=1.0, base=10, min=-1, max=0.5, step=0.02,
+                                           description="temperature", continuous_update=False),
+    )
+
+
+def plot_threshold(y_true: torch.Tensor, scores: torch.Tensor, threshold: float = 0.5, axes=None):
+    """A binary classifier's scores per class with the decision threshold, and the PR curve.
+
+    ``y_true`` (N,) of 0/1 and ``scores`` (N,) in [0, 1] (e.g. sigmoid outputs): predicting
+    "positive" when score >= ``threshold`` gives the counts, precision, recall and F1 shown.
+    """
+    from .metrics import confusion_matrix, precision_recall_curve, precision_recall_f1
+
+    y_true, scores = y_true.detach().cpu(), scores.detach().cpu().double()
+    cm = confusion_matrix(y_true, (scores >= threshold).long(), 2)
+    precision, recall, f1 = (s[1].item() for s in precision_recall_f1(cm))
+    axes = axes if axes is not None else plt.subplots(1, 2, figsize=(11, 3.6))[1]
+    bins = torch.linspace(0, 1, 41)
+    axes[0].hist(scores[y_true == 0], bins=bins, alpha=0.6, label="negatives", log=True)
+    axes[0].hist(scores[y_true == 1], bins=bins, alpha=0.6, label="positives", log=True)
+    axes[0].axvline(threshold, color="k", linestyle="--", label=f"threshold {threshold:.2f}")
+    (tn, fp), (fn, tp) = cm.tolist()
+    axes[0].set(xlabel="score", ylabel="examples (log scale)",
+                title=f"TP {tp}, FP {fp}, FN {fn}, TN {tn}")
+    axes[0].legend(fontsize=8)
+    curve_p, curve_r, _ = precision_recall_curve(y_true, scores)
+    axes[1].plot(curve_r, curve_p, label="precision-recall curve")
+    axes[1].plot([recall], [precision], "ko", label="this threshold")
+    axes[1].set(xlabel="recall", ylabel="precision", xlim=(0, 1.02), ylim=(0, 1.02),
+                title=f"precision {precision:.2f}, recall {recall:.2f}, F1 {f1:.2f}")
+    axes[1].legend(loc="lower left", fontsize=8)
+    return axes
+
+
+def threshold_explorer(y_true: torch.Tensor, scores: torch.Tensor) -> widgets.Widget:
+    """Drag the decision threshold and watch the counts, precision, recall and F1 change."""
+    def draw(threshold):
+        plot_threshold(y_true, scores, threshold)
+        plt.tight_layout()
+        plt.show()
+
+    return widgets.interactive(
+        draw, threshold=widgets.FloatSlider(value=0.5, min=0.01, max=0.99, step=0.01, description="threshold"))

@@ -1,0 +1,59 @@
+"""How much slower is our vanilla RNN than PyTorch's own? One training step, a few real shapes.
+
+    python benchmarks/bench_rnn.py            # the CPU, and CUDA when there is a GPU
+    python benchmarks/bench_rnn.py --device cpu --repeats 20 --threads 1
+
+Prints, per shape, the median time of one forward + backward pass (a training step without
+the optimizer) for ``utils.rnn.RNN`` and ``torch.nn.RNN`` (same weights, batch first) and
+their ratio (> 1: ours is slower). PyTorch runs the whole sequence in one fused C++ loop (cuDNN
+on a GPU); ours is a Python loop over time steps, so the gap is widest for long sequences of
+small steps. A script, not a test: timings depend on the machine and its load, so nothing here
+can fail on them. On a CPU that other programs are using, try ``--threads 1``: an RNN's small
+sequential matrix products gain little from several threads and lose a lot when threads wait.
+"""
+import torch
+from timing import median_time, parse_devices  # also puts the repository on sys.path
+from torch import nn
+
+from utils.rnn import RNN
+
+# (name, batch, time steps, input size, hidden size)
+SHAPES = [
+    ("char-RNN of chapter 5", 128, 32, 97, 256),
+    ("long sequences", 32, 256, 97, 256),
+    ("small and short", 64, 16, 32, 64),
+    ("wide", 64, 32, 128, 1024),
+]
+
+
+def forward_backward(layer: nn.Module, x: torch.Tensor):
+    def step():
+        layer.zero_grad(set_to_none=True)
+        x.grad = None
+        outputs, _ = layer(x)
+        outputs.sum().backward()
+    return step
+
+
+def bench(device: torch.device, repeats: int) -> None:
+    print(f"\n{device.type}: median of {repeats} forward+backward passes")
+    print(f"{'shape':<24}{'N, T, D, H':>20}{'ours (ms)':>11}{'torch (ms)':>12}{'ratio':>8}")
+    for name, n, t, d, h in SHAPES:
+        ours = RNN(d, h).to(device)
+        theirs = nn.RNN(d, h, batch_first=True).to(device)
+        theirs.load_state_dict(ours.state_dict())  # the same weights, so both do the same arithmetic
+        x = torch.randn(n, t, d, device=device, requires_grad=True)
+        t_ours = median_time(forward_backward(ours, x), device, repeats)
+        t_theirs = median_time(forward_backward(theirs, x), device, repeats)
+        sizes = f"{n}, {t}, {d}, {h}"
+        print(f"{name:<24}{sizes:>20}{1e3 * t_ours:>11.2f}{1e3 * t_theirs:>12.2f}{t_ours / t_theirs:>8.2f}")
+
+
+def main() -> None:
+    devices, repeats = parse_devices(__doc__.splitlines()[0])
+    for device in devices:
+        bench(device, repeats)
+
+
+if __name__ == "__main__":
+    main()
