@@ -13,10 +13,15 @@ from .conv import AvgPool2d, Conv2d, Flatten, LeNet, MaxPool2d, conv2d_output_si
 from .data import Standardizer, load_diabetes, load_digits, make_loader, train_test_split
 from .device import get_device
 from .gpt import GPT, gpt_parameter_count
+from .init import he_normal_, he_uniform_, initialize, xavier_normal_, xavier_uniform_
 from .layers import MLP, Linear
+from .metrics import confusion_matrix, precision_recall_f1, precision_recall_f1_score
+from .norm import BatchNorm1d
 from .losses import cross_entropy, cross_entropy_grad, mse_loss, mse_loss_grad, softmax
 from .optim import SGD, Adam, trajectory
+from .regularization import AdamW, Dropout, EarlyStopping, dropout, l1_penalty, l2_penalty
 from .rnn import RNN, CharRNN, RNNCell, clip_grad_norm, sample_next
+from .search import grid_search, optuna_search, random_search
 from .seed import set_seed
 from .text import Vocabulary, load_stdlib_corpus
 from .train import History, accuracy, evaluate, fit
@@ -29,6 +34,10 @@ __all__ = [
     "sigmoid", "sigmoid_grad", "tanh", "tanh_grad", "train_test_split",
     # chapter 2: autograd, losses, optimizers
     "Adam", "SGD", "Value", "cross_entropy", "cross_entropy_grad", "draw_graph", "softmax", "trajectory",
+    # chapter 3: training deep networks
+    "AdamW", "BatchNorm1d", "Dropout", "EarlyStopping", "confusion_matrix", "dropout", "grid_search",
+    "he_normal_", "he_uniform_", "initialize", "l1_penalty", "l2_penalty", "optuna_search",
+    "precision_recall_f1", "precision_recall_f1_score", "random_search", "xavier_normal_", "xavier_uniform_",
     # chapter 4: convolutional networks
     "AugmentedLoader", "AvgPool2d", "Conv2d", "Flatten", "LeNet", "MaxPool2d", "conv2d_output_size",
     "random_shift",

@@ -71,3 +71,32 @@ def plot_curves(x: torch.Tensor, curves: dict, title: str = "", ax=None, **axis_
     ax.set(title=title, **axis_labels)
     ax.legend()
     return ax
+
+
+def plot_confusion_matrix(cm: torch.Tensor, class_names=None, title: str = "", ax=None):
+    """A confusion matrix (C, C) of counts as a grid: rows the true class, columns the predicted.
+
+    Each cell shows its count; the diagonal holds the correct predictions, so a perfect
+    classifier leaves every other cell empty. Matches :func:`utils.metrics.confusion_matrix`
+    (and scikit-learn's) convention. ``class_names`` labels the C rows and columns.
+    """
+    cm = torch.as_tensor(cm).detach().cpu()
+    if cm.dim() != 2 or cm.shape[0] != cm.shape[1]:
+        raise ValueError(f"cm: expected a square (C, C) matrix, got shape {tuple(cm.shape)}")
+    n = cm.shape[0]
+    names = [str(c) for c in (range(n) if class_names is None else class_names)]
+    if len(names) != n:
+        raise ValueError(f"class_names: expected {n} names, got {len(names)}")
+    ax = ax or plt.subplots(figsize=(0.45 * n + 2, 0.45 * n + 1.5))[1]
+    ax.imshow(cm.numpy(), cmap="Blues")
+    threshold = cm.max().item() / 2
+    for i in range(n):
+        for j in range(n):
+            count = cm[i, j].item()
+            if count:
+                ax.text(j, i, f"{count:g}", ha="center", va="center", fontsize=8,
+                        color="white" if count > threshold else "black")
+    ax.set_xticks(range(n), names)
+    ax.set_yticks(range(n), names)
+    ax.set(xlabel="predicted class", ylabel="true class", title=title)
+    return ax
