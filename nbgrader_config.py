@@ -33,3 +33,24 @@ c.ZipCollectApp.collector_plugin = "nbgrader.plugins.zipcollect.FileNameCollecto
 c.FileNameCollectorPlugin.named_regexp = (
     r".*/(?P<student_id>[^_/]+)_(?:late_)?(?:\d+_)*(?P<file_id>ex\d\d_[^/]+\.ipynb)$"
 )
+
+# Feedback (`python -m instructor feedback`, and formgrader's button): never the hidden tests,
+# only what failed; outputs capped and without active HTML (see instructor/feedback.py).
+c.GenerateFeedback.preprocessors = [
+    "nbgrader.preprocessors.GetGrades",
+    "instructor.feedback.SafeFeedback",
+    "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
+]
+c.HTMLExporter.sanitize_html = True
+c.OutputLimits.max_lines = 100  # lines kept of each output of a graded notebook
+c.OutputLimits.max_bytes = 10_000  # characters kept of each output
+
+# The sandbox each student's kernel runs in (`python -m instructor autograde`; see
+# instructor/sandbox.py and the threat model in chapters/instructors.md).
+c.Sandbox.memory_mb = 4096  # memory a kernel may allocate
+c.Sandbox.cpu_seconds = 600  # CPU time a kernel may use
+c.Sandbox.file_size_mb = 64  # largest file a kernel may write
+c.Sandbox.max_processes = 256  # processes and threads a kernel may start
+c.Sandbox.notebook_timeout = 900  # seconds a whole notebook may take
+c.Sandbox.readable_paths = ["utils"]  # course folders graded code may read (the test helpers)
+c.Sandbox.require = os.environ.get("COURSE_REQUIRE_SANDBOX", "") == "1"  # refuse to grade without bwrap

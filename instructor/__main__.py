@@ -3,4 +3,5 @@ import sys
 
 from .cli import main
 
-sys.exit(main())
+if __name__ == "__main__":  # not when multiprocessing imports this module in a grading worker
+    sys.exit(main())

@@ -1,23 +1,23 @@
 """The instructor's commands: release, collect, autograde, feedback, grades, check, new.
 
 Each wraps the nbgrader step of the same purpose, run from the course folder. ``autograde``
-grades every student in a process of its own, so one broken submission (invalid JSON, a
-deleted cell, a crash) is recorded as that student's failure and the class run goes on.
+(:mod:`instructor.grading`) runs every student's notebook in a sandboxed kernel of its own,
+so one broken or hostile submission is recorded as that student's failure or flag and the
+class run goes on; ``feedback`` never shows the hidden tests (:mod:`instructor.feedback`).
 """
 import argparse
-import json
 import os
 import shutil
 import subprocess
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 
 import nbformat
-from nbgrader.api import Gradebook, MissingEntry
 
 from .authoring import answer, check_source, given_code, instructions, new_notebook, tests, written_answer
 from .course import Course
+from .feedback import hidden_lines, leaked_lines
+from .grading import autograde
 
 LEAK_MARKERS = ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN TESTS")
 
@@ -113,80 +113,20 @@ def collect(course: Course, assignment: str, archives: list[str]) -> int:
     return 0
 
 
-# ---- autograde -------------------------------------------------------------------------------
-
-@dataclass
-class Outcome:
-    student: str
-    status: str  # "graded" or "failed"
-    reason: str = ""
-    score: float | None = None
-    max_score: float | None = None
-
-
-def autograde(course: Course, assignment: str, students: list[str], cell_timeout: int | None) -> int:
-    """Grade each student in a separate nbgrader process; print one line each and a summary."""
-    students = students or course.students(assignment)
-    if not students:
-        return _fail(f"no submissions for {assignment} in {course.folder('submitted')}")
-    extra = [f"--Execute.timeout={cell_timeout}"] if cell_timeout else []
-    outcomes = []
-    for student in students:
-        outcome = _grade_one(course, assignment, student, extra)
-        outcomes.append(outcome)
-        detail = f"{outcome.score:g} / {outcome.max_score:g}" if outcome.status == "graded" else outcome.reason
-        print(f"{student:24s} {outcome.status:7s} {detail}", flush=True)
-    failed = [o for o in outcomes if o.status != "graded"]
-    print(f"\n{assignment}: {len(outcomes) - len(failed)} graded, {len(failed)} failed")
-    for o in failed:
-        print(f"  failed  {o.student}: {o.reason}")
-    return int(bool(failed))
-
-
-def _grade_one(course: Course, assignment: str, student: str, extra: list[str]) -> Outcome:
-    problem = _unreadable_notebook(course, assignment, student)
-    if problem:
-        return Outcome(student, "failed", problem)
-    result = nbgrader(course, "autograde", assignment, "--student", student, "--force", *extra)
-    if result.returncode:
-        lines = [l for l in (result.stdout + result.stderr).splitlines() if "ERROR" in l or "Error" in l]
-        return Outcome(student, "failed", (lines[-1] if lines else "nbgrader autograde failed").strip()[:300])
-    score, max_score = autograded_score(course, assignment, student)
-    return Outcome(student, "graded", score=score, max_score=max_score)
-
-
-def _unreadable_notebook(course: Course, assignment: str, student: str) -> str:
-    """A clear reason when a submitted notebook cannot even be parsed, else ''."""
-    folder = course.folder("submitted") / student / assignment
-    for source in course.source_notebooks(assignment):
-        path = folder / source.name
-        if not path.exists():
-            return f"missing {source.name}"
-        try:
-            nbformat.validate(nbformat.reads(path.read_text(encoding="utf-8", errors="replace"), as_version=4))
-        except (json.JSONDecodeError, nbformat.ValidationError, UnicodeError) as error:
-            return f"{source.name} is not a valid notebook ({type(error).__name__}: {str(error).splitlines()[0][:120]})"
-        except Exception as error:  # nbformat raises NotJSONError and other reader errors too
-            return f"{source.name} is not a valid notebook ({type(error).__name__}: {str(error).splitlines()[0][:120]})"
-    return ""
-
-
-def autograded_score(course: Course, assignment: str, student: str) -> tuple[float, float]:
-    """The autograded (code) score and its maximum from the gradebook."""
-    with Gradebook(course.db_url) as gradebook:
-        try:
-            submission = gradebook.find_submission(assignment, student)
-        except MissingEntry:
-            return 0.0, 0.0
-        return submission.code_score, submission.max_code_score
-
-
 # ---- feedback and grades ---------------------------------------------------------------------
 
 def feedback(course: Course, assignment: str) -> int:
+    """HTML feedback per student (nbgrader generate_feedback with instructor.feedback.SafeFeedback),
+    checked afterwards for any line of a hidden test."""
     result = nbgrader(course, "generate_feedback", assignment, "--force")
     if result.returncode:
         return _fail(f"nbgrader generate_feedback failed:\n{result.stderr[-3000:]}")
+    secret = [line for source in course.source_notebooks(assignment)
+              for line in hidden_lines(nbformat.read(source, as_version=4))]
+    leaks = [str(path) for path in course.folder("feedback").glob(f"*/{assignment}/*.html")
+             if leaked_lines(path.read_text(), secret)]
+    if leaks:
+        return _fail(f"hidden tests appear in feedback files; do not release them: {leaks}")
     print(f"feedback for {assignment} in {course.folder('feedback').name}/<student>/{assignment}/")
     return 0
 
@@ -214,10 +154,13 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("collect", help="unpack LMS zip exports into submitted/")
     p.add_argument("assignment")
     p.add_argument("archives", nargs="*", help="zip files (default: those already in downloaded/ASSIGNMENT/archive)")
-    p = sub.add_parser("autograde", help="grade every submission of an assignment, one student at a time")
+    p = sub.add_parser("autograde", help="grade every submission of an assignment, each in its own sandbox")
     p.add_argument("assignment")
     p.add_argument("--student", action="append", default=[], help="grade only this student (repeatable)")
     p.add_argument("--cell-timeout", type=int, help="seconds a cell may run (default: nbgrader_config.py)")
+    p.add_argument("-j", "--jobs", type=int, help="students graded at the same time (default: all CPU cores)")
+    p.add_argument("--require-sandbox", action="store_true",
+                   help="refuse to grade when the bubblewrap sandbox cannot run (default: warn and grade)")
     p = sub.add_parser("feedback", help="generate HTML feedback for every graded student")
     p.add_argument("assignment")
     p = sub.add_parser("grades", help="export all grades to CSV")
@@ -234,7 +177,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "collect":
         return collect(course, args.assignment, args.archives)
     if args.command == "autograde":
-        return autograde(course, args.assignment, args.student, args.cell_timeout)
+        return autograde(course, args.assignment, args.student, args.cell_timeout, args.jobs, args.require_sandbox)
     if args.command == "feedback":
         return feedback(course, args.assignment)
     return grades(course, args.output)

@@ -3,6 +3,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from nbgrader.coursedir import CourseDirectory
+from traitlets.config import Config
 from traitlets.config.loader import PyFileConfigLoader
 
 
@@ -10,6 +11,7 @@ from traitlets.config.loader import PyFileConfigLoader
 class Course:
     root: Path
     coursedir: CourseDirectory
+    config: Config
 
     @classmethod
     def load(cls, root: Path | str = ".") -> "Course":
@@ -17,7 +19,7 @@ class Course:
         if not (root / "nbgrader_config.py").exists():
             raise SystemExit(f"no nbgrader_config.py in {root}: run this from the course folder")
         config = PyFileConfigLoader("nbgrader_config.py", path=str(root)).load_config()
-        return cls(root, CourseDirectory(config=config, root=str(root)))
+        return cls(root, CourseDirectory(config=config, root=str(root)), config)
 
     @property
     def db_url(self) -> str:

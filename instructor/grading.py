@@ -1,0 +1,320 @@
+"""``python -m instructor autograde``: grade a class, each student on its own, in parallel.
+
+For every student, in three steps:
+
+1. **prepare** (here, one student after another): check that the notebook is a notebook, run
+   nbgrader's sanitizing preprocessors on it (clear outputs, drop duplicated cell ids, restore
+   every locked and test cell from the gradebook), scan the answers for code that touches the
+   interpreter (:mod:`instructor.scan`), and copy the result into a private working folder;
+2. **execute** (a worker process per student, ``-j`` at a time): run the notebook in a jailed
+   kernel (:mod:`instructor.worker`, :mod:`instructor.sandbox`); a worker that fails or runs
+   past ``c.Sandbox.notebook_timeout`` fails that student only;
+3. **record** (here again, as each worker finishes, so the gradebook has a single writer):
+   nbgrader's ``SaveAutoGrades`` and late-penalty preprocessors on the executed notebook, which
+   is then stored in ``autograded/``.
+
+The run ends with a summary of who was graded, who failed and why, and who is flagged for
+review; the flags are written to ``autograded/review-<assignment>.txt``.
+"""
+import json
+import multiprocessing
+import os
+import secrets
+import shutil
+import sys
+import tempfile
+import warnings
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import nbformat
+from nbconvert.preprocessors import Preprocessor
+from nbgrader.api import Gradebook, MissingEntry
+from sqlalchemy.exc import SAWarning
+from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata, ClearOutput, DeduplicateIds,
+                                    IgnorePattern, LimitOutput, OverwriteCells, OverwriteKernelspec, SaveAutoGrades)
+
+from .course import Course
+from .kernel import is_test_cell
+from .sandbox import MISSING_PROTECTION, Sandbox, find_bwrap, sandbox_problem
+from .scan import scan_notebook
+from . import worker
+from .worker import end_leftover_processes
+
+# Workers fork from a server that has imported instructor.worker (and nbgrader, nbclient) once.
+WORKERS = multiprocessing.get_context("forkserver")
+WORKERS.set_forkserver_preload(["instructor.worker"])
+
+class DropEmptyMetadata(Preprocessor):
+    """DeduplicateIds leaves ``{}`` as the nbgrader metadata of a pasted duplicate, which
+    CheckCellMetadata then rejects (stopping stock nbgrader's whole run): make it a plain cell."""
+
+    def preprocess_cell(self, cell, resources, index):
+        if cell.metadata.get("nbgrader") == {}:
+            del cell.metadata["nbgrader"]
+        return cell, resources
+
+
+SANITIZE = (ClearOutput, DeduplicateIds, DropEmptyMetadata, OverwriteKernelspec, OverwriteCells, CheckCellMetadata)
+RECORD = (IgnorePattern, LimitOutput, SaveAutoGrades, AssignLatePenalties)
+
+
+@dataclass
+class Outcome:
+    student: str
+    status: str  # "graded" or "failed"
+    reason: str = ""
+    score: float | None = None
+    max_score: float | None = None
+    flags: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Job:
+    """One student's grading: where its files are, and what preparing it found."""
+
+    student: str
+    folder: Path  # private to this student; only folder/work is visible to its kernel
+    notebooks: list[str]  # notebook names (without .ipynb)
+    flags: list[str]
+    missing_tests: dict[str, list[str]]  # notebook -> grade ids of deleted test cells
+    marker: str = field(default_factory=lambda: secrets.token_hex(8))
+
+    @property
+    def workdir(self) -> Path:
+        return self.folder / "work"
+
+
+def autograde(course: Course, assignment: str, students: list[str], cell_timeout: int | None, jobs: int | None,
+              require_sandbox: bool) -> int:
+    """Grade every submission of ``assignment``; print one line per student and a summary."""
+    students = students or course.students(assignment)
+    if not students:
+        print(f"no submissions for {assignment} in {course.folder('submitted')}", file=sys.stderr)
+        return 1
+    if not _released(course, assignment):
+        print(f"{assignment} is not in the gradebook: run `python -m instructor release {assignment}` first",
+              file=sys.stderr)
+        return 1
+    sandbox = Sandbox(config=course.config)
+    jobs = max(1, jobs or os.cpu_count() or 1)
+    grading_root = Path(tempfile.mkdtemp(prefix="course-grading-"))
+    try:
+        problem = sandbox_problem(sandbox, course.root, grading_root)
+        if problem and (require_sandbox or sandbox.require):
+            print(f"refusing to grade: the sandbox cannot run ({problem})", file=sys.stderr)
+            return 1
+        if problem:
+            print(MISSING_PROTECTION.format(reason=problem), file=sys.stderr, flush=True)
+        bwrap = None if problem else find_bwrap(sandbox)
+        print(f"grading {len(students)} submissions of {assignment}, {jobs} at a time, "
+              f"{'in the bubblewrap sandbox' if bwrap else 'WITHOUT a sandbox (resource limits only)'}", flush=True)
+        outcomes = _grade_class(course, assignment, students, grading_root, bwrap, sandbox, cell_timeout, jobs)
+    finally:
+        shutil.rmtree(grading_root, ignore_errors=True)
+    return _summarize(course, assignment, outcomes, sandboxed=bwrap is not None)
+
+
+def _grade_class(course, assignment, students, grading_root, bwrap, sandbox, cell_timeout, jobs) -> list[Outcome]:
+    outcomes, pending = [], []
+    for index, student in enumerate(students):
+        prepared = prepare(course, assignment, student, grading_root / f"{index:04d}")
+        if isinstance(prepared, Outcome):
+            outcomes.append(_report(prepared))
+        else:
+            pending.append(prepared)
+    threads = max(1, (os.cpu_count() or 1) // jobs)
+    settings = {"course": str(course.root), "grading_root": str(grading_root), "bwrap": bwrap,
+                "threads": threads, "cell_timeout": cell_timeout}
+    with ThreadPoolExecutor(jobs) as pool:
+        running = {pool.submit(execute, job, settings, sandbox.notebook_timeout): job for job in pending}
+        for future in as_completed(running):
+            job = running[future]
+            problem = future.result()
+            outcome = Outcome(job.student, "failed", problem, flags=job.flags) if problem else record(course,
+                                                                                                     assignment, job)
+            outcomes.append(_report(outcome))
+    order = {student: i for i, student in enumerate(students)}
+    return sorted(outcomes, key=lambda o: order[o.student])
+
+
+# ---- 1. prepare ------------------------------------------------------------------------------
+
+def prepare(course: Course, assignment: str, student: str, folder: Path) -> "Job | Outcome":
+    """Sanitize the submission into ``folder/work``; an Outcome (failed) when that is impossible."""
+    submitted = course.folder("submitted") / student / assignment
+    source = course.folder("source") / assignment
+    folder.mkdir(parents=True)
+    workdir = folder / "work"
+    # Only the notebooks and the assignment's own files: nothing else a student put there (an
+    # IPython startup file, a module shadowing torch) reaches the kernel.
+    shutil.copytree(source, workdir, ignore=shutil.ignore_patterns("*.ipynb", *course.coursedir.ignore))
+    job = Job(student, folder, [], [], {})
+    for notebook in course.source_notebooks(assignment):
+        name = notebook.stem
+        path = submitted / notebook.name
+        if not path.exists():
+            return Outcome(student, "failed", f"missing {notebook.name}")
+        try:
+            nb = nbformat.reads(path.read_text(encoding="utf-8", errors="replace"), as_version=4)
+            nbformat.validate(nb)
+        except Exception as error:  # nbformat raises JSON, validation and reader errors of many kinds
+            return Outcome(student, "failed", f"{notebook.name} is not a valid notebook ({type(error).__name__}: "
+                                              f"{(str(error).splitlines() or [''])[0][:120]})")
+        job.flags += _structure_flags(nb, name)
+        resources = {"nbgrader": {"db_url": course.db_url, "assignment": assignment, "notebook": name,
+                                  "student": student}}
+        try:
+            for preprocessor in SANITIZE:
+                nb, resources = preprocessor(config=course.config).preprocess(nb, resources)
+        except Exception as error:
+            return Outcome(student, "failed", f"{notebook.name} could not be prepared for grading "
+                                              f"({type(error).__name__}: {str(error)[:150]})")
+        job.missing_tests[name] = _missing_tests(course, assignment, name, nb)
+        job.flags += [f"{name}: deleted test cell {grade_id} (scores 0)" for grade_id in job.missing_tests[name]]
+        job.flags += [f"{name}: {finding}" for finding in scan_notebook(nb)]
+        nbformat.write(nb, workdir / notebook.name)
+        job.notebooks.append(name)
+    return job
+
+
+def _structure_flags(nb, name: str) -> list[str]:
+    ids = [c.metadata.get("nbgrader", {}).get("grade_id") for c in nb.cells if c.metadata.get("nbgrader")]
+    duplicated = sorted({i for i in ids if i and ids.count(i) > 1})
+    return [f"{name}: cell {grade_id} appears {ids.count(grade_id)} times (the last one is graded)"
+            for grade_id in duplicated]
+
+
+def _missing_tests(course: Course, assignment: str, notebook: str, nb) -> list[str]:
+    present = {c.metadata["nbgrader"]["grade_id"] for c in nb.cells if is_test_cell(c)}
+    with Gradebook(course.db_url) as gradebook:
+        expected = [c.name for c in gradebook.find_notebook(notebook, assignment).grade_cells if c.cell_type == "code"]
+    return sorted(set(expected) - present)
+
+
+def _released(course: Course, assignment: str) -> bool:
+    with Gradebook(course.db_url) as gradebook:
+        try:
+            gradebook.find_assignment(assignment)
+            return True
+        except MissingEntry:
+            return False
+
+
+# ---- 2. execute ------------------------------------------------------------------------------
+
+def execute(job: Job, settings: dict, notebook_timeout: float) -> str:
+    """Run the worker for each notebook of ``job``; '' on success, else why it failed."""
+    try:
+        for name in job.notebooks:
+            spec = {**settings, "workdir": str(job.workdir), "marker": job.marker,
+                    "notebook": str(job.workdir / f"{name}.ipynb"), "output": str(job.folder / f"{name}.executed.ipynb"),
+                    "result": str(job.folder / f"{name}.result.json")}
+            (job.folder / f"{name}.job.json").write_text(json.dumps(spec))
+            if not _run_worker(job.folder / f"{name}.job.json", notebook_timeout):
+                return f"{name}.ipynb ran longer than {notebook_timeout:g} s (c.Sandbox.notebook_timeout)"
+            result_file = job.folder / f"{name}.result.json"
+            if not result_file.exists():
+                log = job.folder / f"{name}.job.log"
+                last = (log.read_text(errors="replace").strip().splitlines() if log.exists() else []) or ["no message"]
+                return f"{name}.ipynb: the grading worker crashed ({last[-1][:200]})"
+            result = json.loads(result_file.read_text())
+            job.flags += [f"{name}: the test guard undid: {what}" for what in result["tampering"]]
+            if result["status"] != "executed":
+                return f"{name}.ipynb: {result['reason']}"
+        return ""
+    finally:
+        end_leftover_processes(job.marker)
+
+
+def _run_worker(job_file: Path, timeout: float) -> bool:
+    """Run instructor.worker on ``job_file`` in a process of its own; False if it ran out of time."""
+    process = WORKERS.Process(target=worker.run, args=(str(job_file),))
+    process.start()
+    process.join(timeout)
+    if process.is_alive():
+        process.kill()
+        process.join()
+        return False
+    return True
+
+
+# ---- 3. record -------------------------------------------------------------------------------
+
+def record(course: Course, assignment: str, job: Job) -> Outcome:
+    """Save the executed notebooks' grades in the gradebook and store them in autograded/."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", SAWarning)  # nbgrader's own session warnings, harmless
+            _save(course, assignment, job)
+    except Exception as error:
+        return Outcome(job.student, "failed", f"could not record the grades ({type(error).__name__}: "
+                                              f"{str(error)[:150]})", flags=job.flags)
+    score, max_score = autograded_score(course, assignment, job.student)
+    return Outcome(job.student, "graded", score=score, max_score=max_score, flags=job.flags)
+
+
+def _save(course: Course, assignment: str, job: Job) -> None:
+    submitted = course.folder("submitted") / job.student / assignment
+    autograded = course.folder("autograded") / job.student / assignment
+    with Gradebook(course.db_url) as gradebook:
+        gradebook.update_or_create_student(job.student)
+        timestamp = course.coursedir.get_existing_timestamp(str(submitted))
+        gradebook.update_or_create_submission(assignment, job.student, **({"timestamp": timestamp} if timestamp else {}))
+    shutil.rmtree(autograded, ignore_errors=True)
+    autograded.mkdir(parents=True)
+    for name in job.notebooks:
+        nb = nbformat.read(job.folder / f"{name}.executed.ipynb", as_version=4)
+        resources = {"nbgrader": {"db_url": course.db_url, "assignment": assignment, "notebook": name,
+                                  "student": job.student}}
+        for preprocessor in RECORD:
+            nb, resources = preprocessor(config=course.config).preprocess(nb, resources)
+        _zero_missing_tests(course, assignment, job.student, name, job.missing_tests[name])
+        nbformat.write(nb, autograded / f"{name}.ipynb")
+    if (submitted / "timestamp.txt").exists():
+        shutil.copy2(submitted / "timestamp.txt", autograded)
+
+
+def _zero_missing_tests(course: Course, assignment: str, student: str, notebook: str, grade_ids: list[str]) -> None:
+    with Gradebook(course.db_url) as gradebook:
+        for grade_id in grade_ids:
+            grade = gradebook.find_grade(grade_id, notebook, assignment, student)
+            grade.auto_score, grade.needs_manual_grade = 0, False
+        gradebook.db.commit()
+
+
+def autograded_score(course: Course, assignment: str, student: str) -> tuple[float, float]:
+    """The autograded (code) score and its maximum from the gradebook."""
+    with Gradebook(course.db_url) as gradebook:
+        try:
+            submission = gradebook.find_submission(assignment, student)
+        except MissingEntry:
+            return 0.0, 0.0
+        return submission.code_score, submission.max_code_score
+
+
+# ---- summary ---------------------------------------------------------------------------------
+
+def _report(outcome: Outcome) -> Outcome:
+    detail = f"{outcome.score:g} / {outcome.max_score:g}" if outcome.status == "graded" else outcome.reason
+    flagged = f"  [flagged: {len(outcome.flags)}]" if outcome.flags else ""
+    print(f"{outcome.student:24s} {outcome.status:7s} {detail}{flagged}", flush=True)
+    return outcome
+
+
+def _summarize(course: Course, assignment: str, outcomes: list[Outcome], sandboxed: bool) -> int:
+    failed = [o for o in outcomes if o.status != "graded"]
+    flagged = [o for o in outcomes if o.flags]
+    print(f"\n{assignment}: {len(outcomes) - len(failed)} graded, {len(failed)} failed, {len(flagged)} flagged "
+          f"for review ({'sandboxed' if sandboxed else 'NOT sandboxed'})")
+    for o in failed:
+        print(f"  failed   {o.student}: {o.reason}")
+    if flagged:
+        report = course.folder("autograded") / f"review-{assignment}.txt"
+        report.parent.mkdir(parents=True, exist_ok=True)
+        report.write_text("\n".join(f"{o.student}\n" + "".join(f"  {flag}\n" for flag in o.flags) for o in flagged))
+        for o in flagged:
+            print(f"  flagged  {o.student}: {o.flags[0]}" + (f" (+{len(o.flags) - 1} more)" if len(o.flags) > 1 else ""))
+        print(f"  review the flagged answers: {report.relative_to(course.root)}")
+    return int(bool(failed))

