@@ -17,6 +17,7 @@ namespaces, it also runs in a sandbox:
 The settings live in ``nbgrader_config.py`` as ``c.Sandbox.<name>``.
 """
 import functools
+import importlib.util
 import os
 import resource
 import shutil
@@ -98,7 +99,8 @@ def bwrap_arguments(sandbox: Sandbox, course_root: Path, grading_root: Path, wor
     """bwrap's options: read-only system, hidden course and grading folders, one writable folder."""
     hidden = [Path("/tmp"), Path("/run"), Path("/var/tmp"), Path.home(), course_root, grading_root]
     visible = [Path(sys.prefix), Path(sys.base_prefix), Path(sys.executable).resolve().parent.parent,
-               *(course_root / p for p in sandbox.readable_paths)]
+               *(course_root / p for p in sandbox.readable_paths),
+               *(folder for p in sandbox.readable_paths if p.isidentifier() for folder in _imported_from(p))]
     args = ["--die-with-parent", "--new-session", "--unshare-user", "--disable-userns", "--unshare-pid",
             "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try", "--cap-drop", "ALL",
             "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
@@ -110,6 +112,13 @@ def bwrap_arguments(sandbox: Sandbox, course_root: Path, grading_root: Path, wor
         args += ["--ro-bind", str(path), str(path)]
     args += ["--bind", str(workdir), str(workdir), "--chdir", str(workdir), "--unsetenv", "JPY_PARENT_PID"]
     return args
+
+
+def _imported_from(package: str) -> list[Path]:
+    """The folders this interpreter imports ``package`` from: an editable install of the course
+    points outside the course folder (to the clone), which may sit under a hidden folder."""
+    spec = importlib.util.find_spec(package)
+    return [Path(folder) for folder in (spec.submodule_search_locations or [])] if spec else []
 
 
 def _outermost(paths) -> list[Path]:
