@@ -4,7 +4,6 @@ Nothing here downloads anything: ``load_digits`` and ``load_diabetes`` are files
 scikit-learn package itself.
 """
 import torch
-from sklearn import datasets
 from torch.utils.data import DataLoader, TensorDataset
 
 from .checks import check_tensor
@@ -16,6 +15,8 @@ def load_digits() -> tuple[torch.Tensor, torch.Tensor]:
     Returns ``X`` (1797, 64) float32 with pixels scaled from 0..16 to [0, 1], and ``y``
     (1797,) int64 class labels 0..9. ``X.view(-1, 8, 8)`` gives the images.
     """
+    from sklearn import datasets  # imported here: it takes a second, and most imports of utils never need it
+
     bunch = datasets.load_digits()
     X = torch.tensor(bunch.data, dtype=torch.float32) / 16.0
     y = torch.tensor(bunch.target, dtype=torch.int64)
@@ -29,6 +30,8 @@ def load_diabetes() -> tuple[torch.Tensor, torch.Tensor, list[str]]:
     measurements, already centred and scaled by scikit-learn), ``y`` (442, 1) float32 (a
     measure of disease progression one year later) and the feature names.
     """
+    from sklearn import datasets
+
     bunch = datasets.load_diabetes()
     X = torch.tensor(bunch.data, dtype=torch.float32)
     y = torch.tensor(bunch.target, dtype=torch.float32).unsqueeze(1)
