@@ -6,7 +6,7 @@ import torch.nn.functional as F
 from utils.attention import (LayerNorm, MultiHeadSelfAttention, attention_weights, causal_mask,
                              merge_heads, scaled_dot_product_attention, sinusoidal_positional_encoding,
                              split_heads)
-from utils.gpt import GPT, generate, gpt_parameter_count, top_k_filter
+from utils.gpt import GPT, attention_maps, generate, gpt_parameter_count, top_k_filter
 
 
 def _qkv(device, b=2, h=3, t_q=5, t_k=5, d=8):
@@ -79,8 +79,9 @@ def test_causal_attention_never_sees_the_future():
         assert grad[0, : t + 1].abs().sum() > 0
 
 
-def test_layer_norm_matches_torch(device):
-    ours = LayerNorm(6).to(device)
+@pytest.mark.parametrize("fused", [False, True])
+def test_layer_norm_matches_torch(device, fused):
+    ours = LayerNorm(6, fused=fused).to(device)
     with torch.no_grad():
         ours.weight.uniform_(0.5, 1.5)
         ours.bias.normal_()
@@ -111,6 +112,14 @@ def test_gpt_parameter_count_formula():
     for vocab, block, width, depth, heads in [(65, 32, 48, 2, 4), (100, 64, 96, 3, 6)]:
         model = GPT(vocab, block, width, depth, heads)
         assert sum(p.numel() for p in model.parameters()) == gpt_parameter_count(vocab, block, width, depth)
+
+
+def test_fused_and_from_scratch_gpt_compute_the_same(device):
+    fused = GPT(20, 16, width=24, depth=2, heads=3, fused=True).double().to(device)
+    scratch = GPT(20, 16, width=24, depth=2, heads=3, fused=False).double().to(device)
+    scratch.load_state_dict(fused.state_dict())
+    idx = torch.randint(0, 20, (2, 16), device=device)
+    torch.testing.assert_close(fused(idx)[0], scratch(idx)[0])
 
 
 def test_gpt_shapes_and_that_cached_logits_equal_full_logits(device):
@@ -153,3 +162,40 @@ def test_top_k_keeps_only_the_k_best():
 def test_bad_input_says_what_was_expected(call, error, message):
     with pytest.raises(error, match=message):
         call()
+
+
+def test_attention_maps_are_the_weights_the_model_uses(device):
+    model = GPT(20, 16, width=24, depth=2, heads=3).double().to(device)
+    idx = torch.randint(0, 20, (9,))
+    maps = attention_maps(model, idx)
+    assert maps.shape == (2, 3, 9, 9)
+    torch.testing.assert_close(maps.sum(-1), torch.ones(2, 3, 9, dtype=torch.float64))
+    assert (maps.triu(diagonal=1) == 0).all()
+    # Block 0's output recomputed from its maps: sum_j alpha_tj v_j, heads merged, projected.
+    block = model.blocks[0]
+    x = model.embed(idx[None].to(device))
+    _, _, v = block.attn.project(block.ln_1(x))
+    attended = block.attn.out_proj(merge_heads(maps[0][None].to(device) @ v)[0])
+    torch.testing.assert_close(attended, block.attn(block.ln_1(x))[0][0])
+
+
+def test_attention_plots_and_explorer():
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from utils.text import Vocabulary
+    from utils.widgets import attention_explorer, plot_attention, plot_attention_heads
+
+    weights = torch.tensor([[1.0, 0.0, 0.0], [0.25, 0.75, 0.0]])
+    ax = plot_attention(weights, ["x", "y"], ["a", "\n", " "])
+    assert torch.equal(torch.tensor(ax.images[0].get_array().data), weights)
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["a", "\\n", "' '"]
+    vocab = Vocabulary("def f(x):\n    return x\n")
+    model = GPT(len(vocab), 12, width=16, depth=2, heads=2)
+    fig = plot_attention_heads(attention_maps(model, vocab.encode("def f(x)")), "def f(x)")
+    assert len(fig.axes) == 4 and fig.axes[3].get_title() == "block 1, head 1"
+    widget = attention_explorer(model, vocab, text="return x")
+    assert [child.description for child in widget.children[:3]] == ["text", "block", "head"]
+    assert widget.children[1].options == (0, 1)
+    plt.close("all")

@@ -72,3 +72,17 @@ def test_loader_shuffles_reproducibly_and_covers_every_row():
     again = [yb.tolist() for _, yb in make_loader(X, y, batch_size=4, seed=5)]
     assert first == again and sorted(sum(first, [])) == list(range(10))
     assert sum(first, []) != list(range(10))
+
+
+def test_cpu_threads_sets_and_restores_even_after_an_error():
+    from utils.device import cpu_threads
+
+    before = torch.get_num_threads()
+    with pytest.raises(KeyError):
+        with cpu_threads(1):
+            assert torch.get_num_threads() == 1
+            raise KeyError("inside")
+    assert torch.get_num_threads() == before
+    with pytest.raises(ValueError, match="at least 1"):
+        with cpu_threads(0):
+            pass

@@ -11,8 +11,8 @@ from .autograd import Value, draw_graph
 from .checks import check_same_device, check_tensor
 from .conv import AvgPool2d, Conv2d, Flatten, LeNet, MaxPool2d, conv2d_output_size
 from .data import Standardizer, load_diabetes, load_digits, make_loader, train_test_split
-from .device import get_device
-from .gpt import GPT, gpt_parameter_count
+from .device import cpu_threads, get_device
+from .gpt import GPT, attention_maps, gpt_parameter_count
 from .init import he_normal_, he_uniform_, initialize, xavier_normal_, xavier_uniform_
 from .layers import MLP, Linear
 from .metrics import confusion_matrix, precision_recall_f1, precision_recall_f1_score
@@ -23,6 +23,7 @@ from .regularization import AdamW, Dropout, EarlyStopping, dropout, l1_penalty, 
 from .rnn import RNN, CharRNN, RNNCell, clip_grad_norm, sample_next
 from .search import grid_search, optuna_search, random_search
 from .seed import set_seed
+from .seq2seq import AdditiveAttention, Seq2Seq
 from .text import Vocabulary, load_stdlib_corpus
 from .train import History, accuracy, evaluate, fit
 
@@ -44,6 +45,7 @@ __all__ = [
     # chapter 5: recurrent networks
     "CharRNN", "RNN", "RNNCell", "Vocabulary", "clip_grad_norm", "load_stdlib_corpus", "sample_next",
     # chapter 7: attention and Transformers
-    "GPT", "LayerNorm", "MultiHeadSelfAttention", "attention_weights", "causal_mask",
-    "gpt_parameter_count", "scaled_dot_product_attention", "sinusoidal_positional_encoding",
+    "AdditiveAttention", "GPT", "LayerNorm", "MultiHeadSelfAttention", "Seq2Seq", "attention_maps",
+    "attention_weights", "causal_mask", "cpu_threads", "gpt_parameter_count", "scaled_dot_product_attention",
+    "sinusoidal_positional_encoding",
 ]

@@ -1,5 +1,6 @@
 """Which device the course's tensors live on: CUDA, then Apple MPS, then the CPU."""
 import os
+from contextlib import contextmanager
 
 import torch
 
@@ -46,3 +47,21 @@ def describe_device(device: torch.device | None = None) -> str:
     if device.type == "cuda":
         return f"cuda ({torch.cuda.get_device_name(device)})"
     return device.type
+
+
+@contextmanager
+def cpu_threads(n: int):
+    """Run the ``with`` block on ``n`` CPU threads, then go back to the previous number.
+
+    Small operations done one after another (a recurrent network's steps) run faster on one
+    thread than on several that spend their time waiting for each other; large matrix
+    products (a Transformer's) gain from every core. Only the CPU is affected.
+    """
+    if n < 1:
+        raise ValueError(f"n must be at least 1, got {n}")
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)

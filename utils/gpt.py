@@ -8,9 +8,10 @@ key/value cache, so each new token costs one pass over one position per block.
 import math
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
-from .attention import LayerNorm, MultiHeadSelfAttention
+from .attention import LayerNorm, MultiHeadSelfAttention, attention_weights, causal_mask
 from .checks import check_tensor
 from .layers import Linear
 from .rnn import sample_next
@@ -29,13 +30,16 @@ class Block(nn.Module):
 
     The MLP is Linear(E, 4E) -> GELU -> Linear(4E, E), applied to each position on its own.
     Shapes: x (B, T, E) -> (B, T, E); ``cache`` as in :class:`MultiHeadSelfAttention`.
+    ``fused=True`` computes attention, layer norm and GELU with PyTorch's fused kernels
+    (the same functions, checked equal in the tests, in far fewer passes over memory).
     """
 
     def __init__(self, width: int, heads: int, fused: bool = False):
         super().__init__()
-        self.ln_1 = LayerNorm(width)
+        self.ln_1 = LayerNorm(width, fused=fused)
         self.attn = MultiHeadSelfAttention(width, heads, fused=fused)
-        self.ln_2 = LayerNorm(width)
+        self.ln_2 = LayerNorm(width, fused=fused)
+        self.activation = F.gelu if fused else gelu
         self.fc = Linear(width, 4 * width)
         self.proj = Linear(4 * width, width)
 
@@ -44,7 +48,7 @@ class Block(nn.Module):
         x = x + attended
         b, t, width = x.shape
         hidden = self.ln_2(x).reshape(b * t, width)  # the MLP sees each position separately
-        x = x + self.proj(gelu(self.fc(hidden))).view(b, t, width)
+        x = x + self.proj(self.activation(self.fc(hidden))).view(b, t, width)
         return x, cache
 
 
@@ -74,7 +78,8 @@ class GPT(nn.Module):
     (keys, values) cache per block. ``caches`` from a previous call continue that sequence:
     the new tokens are placed after the cached positions.
     Parameters: V E + L E + depth (12 E^2 + 13 E) + 2 E + E V, with vocabulary V, width E,
-    block size L (see :func:`gpt_parameter_count`).
+    block size L (see :func:`gpt_parameter_count`). ``fused`` as in :class:`Block`: on by
+    default, since a model meant for training should be fast.
     """
 
     def __init__(self, vocab_size: int, block_size: int, width: int = 96, depth: int = 2,
@@ -84,7 +89,7 @@ class GPT(nn.Module):
         self.token_embedding = Embedding(vocab_size, width)
         self.position_embedding = Embedding(block_size, width)
         self.blocks = nn.ModuleList(Block(width, heads, fused) for _ in range(depth))
-        self.ln_f = LayerNorm(width)
+        self.ln_f = LayerNorm(width, fused=fused)
         self.head = Linear(width, vocab_size, bias=False)
 
     def forward(self, idx: torch.Tensor, caches: list | None = None):
@@ -93,14 +98,18 @@ class GPT(nn.Module):
         start = 0 if caches is None else caches[0][0].shape[2]  # positions already cached
         if start + t > self.block_size:
             raise ValueError(f"the sequence would reach position {start + t}, beyond block_size {self.block_size}")
-        positions = torch.arange(start, start + t, device=idx.device)
-        x = self.token_embedding(idx) + self.position_embedding(positions)
+        x = self.embed(idx, start)
         new_caches = []
         for i, block in enumerate(self.blocks):
             x, cache = block(x, None if caches is None else caches[i])
             new_caches.append(cache)
         x = self.ln_f(x).reshape(b * t, -1)
         return self.head(x).view(b, t, self.vocab_size), new_caches
+
+    def embed(self, idx: torch.Tensor, start: int = 0) -> torch.Tensor:
+        """Token plus position embeddings: idx (B, T) at positions start.. -> (B, T, E)."""
+        positions = torch.arange(start, start + idx.shape[1], device=idx.device)
+        return self.token_embedding(idx) + self.position_embedding(positions)
 
 
 def gpt_parameter_count(vocab_size: int, block_size: int, width: int, depth: int) -> int:
@@ -112,6 +121,28 @@ def gpt_parameter_count(vocab_size: int, block_size: int, width: int, depth: int
     """
     e = width
     return vocab_size * e + block_size * e + depth * (12 * e * e + 13 * e) + 2 * e + e * vocab_size
+
+
+@torch.no_grad()
+def attention_maps(model: GPT, idx: torch.Tensor) -> torch.Tensor:
+    """Every head's attention weights on one sequence: idx (T,) -> (depth, heads, T, T).
+
+    Map [l, h] row t says how much position t takes from each position in block l, head h;
+    each row sums to 1 and is 0 after t (the causal mask). Computed with our
+    :func:`utils.attention.attention_weights`, since the fused kernel never forms the weights.
+    """
+    check_tensor(idx, "idx", shape=(None,), dtype=torch.int64)
+    was_training = model.training
+    model.eval()
+    x = model.embed(idx[None].to(model.head.weight.device))
+    mask = causal_mask(len(idx), device=x.device)
+    maps = []
+    for block in model.blocks:
+        q, k, _ = block.attn.project(block.ln_1(x))
+        maps.append(attention_weights(q, k, mask)[0])
+        x, _ = block(x)
+    model.train(was_training)
+    return torch.stack(maps).cpu()
 
 
 def top_k_filter(logits: torch.Tensor, k: int | None) -> torch.Tensor:

@@ -283,3 +283,55 @@ def threshold_explorer(y_true: torch.Tensor, scores: torch.Tensor) -> widgets.Wi
 
     return widgets.interactive(
         draw, threshold=widgets.FloatSlider(value=0.5, min=0.01, max=0.99, step=0.01, description="threshold"))
+
+
+def plot_attention(weights: torch.Tensor, query_labels, key_labels, ax=None, title: str = ""):
+    """A heat map of attention weights (T_q, T_k): row i is where query i looks, and how much.
+
+    ``query_labels`` and ``key_labels`` name the rows and columns (characters are shown as
+    in :func:`_char_label`). Dark is 0, bright is 1: each row's weights sum to 1.
+    """
+    weights = weights.detach().cpu().numpy()
+    ax = ax or plt.subplots(figsize=(0.25 * weights.shape[1] + 1.5, 0.25 * weights.shape[0] + 1))[1]
+    ax.imshow(weights, cmap="viridis", vmin=0, vmax=1)
+    ax.set_xticks(range(weights.shape[1]), [_char_label(c) for c in key_labels], fontsize=8)
+    ax.set_yticks(range(weights.shape[0]), [_char_label(c) for c in query_labels], fontsize=8)
+    ax.tick_params(length=0)
+    ax.set_title(title, fontsize=10)
+    return ax
+
+
+def plot_attention_heads(maps: torch.Tensor, text: str, size: float = 3.2):
+    """Every head of every block, side by side: ``maps`` (depth, heads, T, T) from
+    :func:`utils.gpt.attention_maps` on ``text`` (T characters)."""
+    depth, heads = maps.shape[:2]
+    fig, axes = plt.subplots(depth, heads, figsize=(size * heads, size * depth), squeeze=False)
+    for layer in range(depth):
+        for head in range(heads):
+            plot_attention(maps[layer, head], text, text, ax=axes[layer, head], title=f"block {layer}, head {head}")
+    return fig
+
+
+def attention_explorer(model, vocab, text: str = "    def __init__(self, name):") -> widgets.Widget:
+    """Type a text, pick a block and a head, and see where each character's query looks.
+
+    ``model`` is a trained :class:`utils.gpt.GPT`, ``vocab`` its :class:`utils.text.Vocabulary`;
+    texts longer than the model's block size are cut to their last ``block_size`` characters.
+    """
+    from .gpt import attention_maps  # here, not at the top: the other explorers do not need it
+
+    def draw(text, block, head):
+        text = text[-model.block_size:]
+        if not text:
+            print("type a text of at least one character")
+            return
+        maps = attention_maps(model, vocab.encode(text))
+        plot_attention(maps[block, head], text, text, title=f"block {block}, head {head}: row = query, column = key")
+        plt.show()
+
+    return widgets.interactive(
+        draw,
+        text=widgets.Text(value=text, description="text", continuous_update=False),
+        block=widgets.Dropdown(options=list(range(len(model.blocks))), value=0, description="block"),
+        head=widgets.Dropdown(options=list(range(model.blocks[0].attn.num_heads)), value=0, description="head"),
+    )
