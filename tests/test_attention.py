@@ -195,6 +195,7 @@ def test_attention_plots_and_explorer():
     model = GPT(len(vocab), 12, width=16, depth=2, heads=2)
     fig = plot_attention_heads(attention_maps(model, vocab.encode("def f(x)")), "def f(x)")
     assert len(fig.axes) == 4 and fig.axes[3].get_title() == "block 1, head 1"
+    assert fig.axes[0].get_xticklabels() and not plot_attention_heads(torch.ones(1, 1, 2, 2), "ab", labels=False).axes[0].get_xticks().size
     widget = attention_explorer(model, vocab, text="return x")
     assert [child.description for child in widget.children[:3]] == ["text", "block", "head"]
     assert widget.children[1].options == (0, 1)

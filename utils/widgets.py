@@ -285,11 +285,12 @@ def threshold_explorer(y_true: torch.Tensor, scores: torch.Tensor) -> widgets.Wi
         draw, threshold=widgets.FloatSlider(value=0.5, min=0.01, max=0.99, step=0.01, description="threshold"))
 
 
-def plot_attention(weights: torch.Tensor, query_labels, key_labels, ax=None, title: str = ""):
+def plot_attention(weights: torch.Tensor, query_labels, key_labels, ax=None, title: str = "", labels: bool = True):
     """A heat map of attention weights (T_q, T_k): row i is where query i looks, and how much.
 
     ``query_labels`` and ``key_labels`` name the rows and columns (characters are shown as
-    in :func:`_char_label`). Dark is 0, bright is 1: each row's weights sum to 1.
+    in :func:`_char_label`; ``labels=False`` leaves them out, for small panels). Dark is 0,
+    bright is 1: each row's weights sum to 1.
     """
     weights = weights.detach().cpu().numpy()
     ax = ax or plt.subplots(figsize=(0.25 * weights.shape[1] + 1.5, 0.25 * weights.shape[0] + 1))[1]
@@ -297,18 +298,22 @@ def plot_attention(weights: torch.Tensor, query_labels, key_labels, ax=None, tit
     ax.set_xticks(range(weights.shape[1]), [_char_label(c) for c in key_labels], fontsize=8)
     ax.set_yticks(range(weights.shape[0]), [_char_label(c) for c in query_labels], fontsize=8)
     ax.tick_params(length=0)
+    if not labels:
+        ax.set_xticks([])
+        ax.set_yticks([])
     ax.set_title(title, fontsize=10)
     return ax
 
 
-def plot_attention_heads(maps: torch.Tensor, text: str, size: float = 3.2):
+def plot_attention_heads(maps: torch.Tensor, text: str, size: float = 3.2, labels: bool = True):
     """Every head of every block, side by side: ``maps`` (depth, heads, T, T) from
     :func:`utils.gpt.attention_maps` on ``text`` (T characters)."""
     depth, heads = maps.shape[:2]
     fig, axes = plt.subplots(depth, heads, figsize=(size * heads, size * depth), squeeze=False)
     for layer in range(depth):
         for head in range(heads):
-            plot_attention(maps[layer, head], text, text, ax=axes[layer, head], title=f"block {layer}, head {head}")
+            plot_attention(maps[layer, head], text, text, ax=axes[layer, head], title=f"block {layer}, head {head}",
+                           labels=labels)
     return fig
 
 
