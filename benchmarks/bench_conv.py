@@ -8,7 +8,7 @@ Prints, per shape, the median time of one forward + backward pass for ``utils.Co
 test: timings depend on the machine and its load, so nothing here can fail on them.
 """
 import torch
-from timing import median_time, parse_devices  # also puts the repository on sys.path
+from timing import parse_devices, time_against_torch  # also puts the repository on sys.path
 from torch import nn
 
 from utils.conv import Conv2d
@@ -23,14 +23,6 @@ SHAPES = [
 ]
 
 
-def forward_backward(layer: nn.Module, x: torch.Tensor):
-    def step():
-        layer.zero_grad(set_to_none=True)
-        x.grad = None
-        layer(x).sum().backward()
-    return step
-
-
 def bench(device: torch.device, repeats: int) -> None:
     print(f"\n{device.type}: median of {repeats} forward+backward passes")
     print(f"{'shape':<22}{'ours (ms)':>11}{'torch (ms)':>12}{'ratio':>8}")
@@ -41,8 +33,7 @@ def bench(device: torch.device, repeats: int) -> None:
             theirs.weight.copy_(ours.weight)
             theirs.bias.copy_(ours.bias)
         x = torch.randn(n, c_in, size, size, device=device, requires_grad=True)
-        t_ours = median_time(forward_backward(ours, x), device, repeats)
-        t_theirs = median_time(forward_backward(theirs, x), device, repeats)
+        t_ours, t_theirs = time_against_torch(ours, theirs, x, device, repeats)
         print(f"{name:<22}{1e3 * t_ours:>11.2f}{1e3 * t_theirs:>12.2f}{t_ours / t_theirs:>8.2f}")
 
 

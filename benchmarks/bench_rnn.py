@@ -12,7 +12,7 @@ can fail on them. On a CPU that other programs are using, try ``--threads 1``: a
 sequential matrix products gain little from several threads and lose a lot when threads wait.
 """
 import torch
-from timing import median_time, parse_devices  # also puts the repository on sys.path
+from timing import parse_devices, time_against_torch  # also puts the repository on sys.path
 from torch import nn
 
 from utils.rnn import RNN
@@ -26,15 +26,6 @@ SHAPES = [
 ]
 
 
-def forward_backward(layer: nn.Module, x: torch.Tensor):
-    def step():
-        layer.zero_grad(set_to_none=True)
-        x.grad = None
-        outputs, _ = layer(x)
-        outputs.sum().backward()
-    return step
-
-
 def bench(device: torch.device, repeats: int) -> None:
     print(f"\n{device.type}: median of {repeats} forward+backward passes")
     print(f"{'shape':<24}{'N, T, D, H':>20}{'ours (ms)':>11}{'torch (ms)':>12}{'ratio':>8}")
@@ -43,8 +34,7 @@ def bench(device: torch.device, repeats: int) -> None:
         theirs = nn.RNN(d, h, batch_first=True).to(device)
         theirs.load_state_dict(ours.state_dict())  # the same weights, so both do the same arithmetic
         x = torch.randn(n, t, d, device=device, requires_grad=True)
-        t_ours = median_time(forward_backward(ours, x), device, repeats)
-        t_theirs = median_time(forward_backward(theirs, x), device, repeats)
+        t_ours, t_theirs = time_against_torch(ours, theirs, x, device, repeats)
         sizes = f"{n}, {t}, {d}, {h}"
         print(f"{name:<24}{sizes:>20}{1e3 * t_ours:>11.2f}{1e3 * t_theirs:>12.2f}{t_ours / t_theirs:>8.2f}")
 

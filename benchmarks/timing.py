@@ -32,6 +32,23 @@ def median_time(step, device: torch.device, repeats: int) -> float:
     return statistics.median(times)
 
 
+def time_against_torch(ours: torch.nn.Module, theirs: torch.nn.Module, x: torch.Tensor,
+                       device: torch.device, repeats: int) -> tuple[float, float]:
+    """Median seconds of one forward + backward pass on ``x``, for our layer and for PyTorch's.
+
+    A layer that returns a tuple (an RNN's outputs and last state) is scored on its first item.
+    """
+    def forward_backward(layer):
+        def step():
+            layer.zero_grad(set_to_none=True)
+            x.grad = None
+            out = layer(x)
+            (out[0] if isinstance(out, tuple) else out).sum().backward()
+        return step
+
+    return median_time(forward_backward(ours), device, repeats), median_time(forward_backward(theirs), device, repeats)
+
+
 def parse_devices(description: str, default_repeats: int = 10) -> tuple[list[torch.device], int]:
     """The command line every benchmark takes: ``--device all|cpu|cuda``, ``--repeats N``, ``--threads N``."""
     parser = argparse.ArgumentParser(description=description)

@@ -3,6 +3,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from tests.layer_checks import assert_same_values_and_gradients
 from utils.attention import (LayerNorm, MultiHeadSelfAttention, attention_weights, causal_mask,
                              merge_heads, scaled_dot_product_attention, sinusoidal_positional_encoding,
                              split_heads)
@@ -21,12 +22,7 @@ def test_sdpa_values_and_gradients_match_torch(device, causal, fused):
     mask = causal_mask(5, device=device) if causal else None
     ours = scaled_dot_product_attention(q, k, v, mask, fused=fused)
     ref = F.scaled_dot_product_attention(q, k, v, is_causal=causal)
-    torch.testing.assert_close(ours, ref)
-    grad_out = torch.randn_like(ours)
-    ours_grads = torch.autograd.grad(ours, (q, k, v), grad_out)
-    ref_grads = torch.autograd.grad(ref, (q, k, v), grad_out)
-    for a, b in zip(ours_grads, ref_grads):
-        torch.testing.assert_close(a, b)
+    assert_same_values_and_gradients(ours, ref, (q, k, v), (q, k, v))
 
 
 def test_weights_are_a_distribution_and_masked_keys_get_zero():
@@ -86,11 +82,8 @@ def test_layer_norm_matches_torch(device, fused):
         ours.weight.uniform_(0.5, 1.5)
         ours.bias.normal_()
     x = torch.randn(3, 4, 6, device=device, requires_grad=True)
-    y = ours(x)
     ref = F.layer_norm(x, (6,), ours.weight, ours.bias, eps=1e-5)
-    torch.testing.assert_close(y, ref)
-    grad_out = torch.randn_like(y)
-    torch.testing.assert_close(torch.autograd.grad(y, x, grad_out)[0], torch.autograd.grad(ref, x, grad_out)[0])
+    assert_same_values_and_gradients(ours(x), ref, [x, ours.weight, ours.bias], [x, ours.weight, ours.bias])
 
 
 def test_sinusoidal_encoding_values_and_shift_is_a_rotation():

@@ -4,6 +4,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from tests.layer_checks import assert_same_values_and_gradients
 from utils.conv import AvgPool2d, Conv2d, Flatten, LeNet, MaxPool2d, conv2d_output_size, sliding_windows
 
 # (kernel, stride, padding): 1x1, "same", strided, strided with padding, big kernel
@@ -49,15 +50,7 @@ def test_conv2d_matches_torch_in_values_and_gradients(kernel, stride, padding, b
     ours = Conv2d(3, 4, kernel, stride=stride, padding=padding, bias=bias).to(device, torch.float64)
     theirs = _torch_twin(ours)
     x = torch.randn(2, 3, 9, 7, dtype=torch.float64, device=device, requires_grad=True)  # H != W
-    y = ours(x)
-    expected = theirs(x)
-    assert y.shape == expected.shape
-    assert torch.allclose(y, expected)
-    upstream = torch.randn_like(y)
-    ours_grads = torch.autograd.grad(y, [x, *ours.parameters()], upstream)
-    theirs_grads = torch.autograd.grad(expected, [x, *theirs.parameters()], upstream)
-    for name, g, g_ref in zip(["input", "weight", "bias"], ours_grads, theirs_grads):
-        assert torch.allclose(g, g_ref), f"gradient of the {name} differs"
+    assert_same_values_and_gradients(ours(x), theirs(x), [x, *ours.parameters()], [x, *theirs.parameters()])
 
 
 def test_conv2d_float32_default_matches_torch(device):

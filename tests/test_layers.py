@@ -3,6 +3,7 @@ import pytest
 import torch
 from torch import nn
 
+from tests.layer_checks import assert_same_values_and_gradients
 from utils import MLP, Linear
 
 
@@ -13,13 +14,7 @@ def test_linear_matches_torch_nn_linear(device):
         ref.weight.copy_(ours.weight)
         ref.bias.copy_(ours.bias)
     x = torch.randn(7, 5, dtype=torch.float64, device=device, requires_grad=True)
-    y_ours, y_ref = ours(x), ref(x)
-    torch.testing.assert_close(y_ours, y_ref)
-    g = torch.randn_like(y_ref)
-    grads_ours = torch.autograd.grad(y_ours, [x, ours.weight, ours.bias], g)
-    grads_ref = torch.autograd.grad(y_ref, [x, ref.weight, ref.bias], g)
-    for a, b in zip(grads_ours, grads_ref):
-        torch.testing.assert_close(a, b)
+    assert_same_values_and_gradients(ours(x), ref(x), [x, ours.weight, ours.bias], [x, ref.weight, ref.bias])
 
 
 def test_linear_init_scale_matches_torch():

@@ -3,6 +3,7 @@ import pytest
 import torch
 from torch import nn
 
+from tests.layer_checks import assert_same_values_and_gradients
 from utils.norm import BatchNorm1d
 
 
@@ -22,13 +23,7 @@ def test_training_mode_matches_torch_values_gradients_and_running_stats(device, 
     ours, ref = _pair(device, momentum=momentum)
     for step in range(3):
         x = (3 * torch.randn(16, 6, dtype=torch.float64, device=device) + 2).requires_grad_()
-        y_ours, y_ref = ours(x), ref(x)
-        torch.testing.assert_close(y_ours, y_ref)
-        g = torch.randn_like(y_ref)
-        grads_ours = torch.autograd.grad(y_ours, [x, ours.weight, ours.bias], g)
-        grads_ref = torch.autograd.grad(y_ref, [x, ref.weight, ref.bias], g)
-        for a, b in zip(grads_ours, grads_ref):
-            torch.testing.assert_close(a, b)
+        assert_same_values_and_gradients(ours(x), ref(x), [x, ours.weight, ours.bias], [x, ref.weight, ref.bias])
         torch.testing.assert_close(ours.running_mean, ref.running_mean)
         torch.testing.assert_close(ours.running_var, ref.running_var)
     assert ours.num_batches_tracked.item() == ref.num_batches_tracked.item() == 3

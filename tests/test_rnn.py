@@ -4,6 +4,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from tests.layer_checks import assert_same_values_and_gradients
 from utils.rnn import RNN, CharRNN, RNNCell, clip_grad_norm, generate, sample_next
 
 
@@ -18,13 +19,8 @@ def test_rnn_cell_matches_torch_in_values_and_gradients(device):
     _copy_parameters(ours, theirs)
     x = torch.randn(4, 5, dtype=torch.float64, device=device, requires_grad=True)
     h = torch.randn(4, 7, dtype=torch.float64, device=device, requires_grad=True)
-    out_ours, out_theirs = ours(x, h), theirs(x, h)
-    assert torch.allclose(out_ours, out_theirs)
-    upstream = torch.randn_like(out_ours)  # a random dL/dh_t, so every entry of the Jacobian counts
-    grads_ours = torch.autograd.grad(out_ours, [x, h, *ours.parameters()], upstream)
-    grads_theirs = torch.autograd.grad(out_theirs, [x, h, *theirs.parameters()], upstream)
-    for g_ours, g_theirs in zip(grads_ours, grads_theirs, strict=True):
-        assert torch.allclose(g_ours, g_theirs)
+    assert_same_values_and_gradients(ours(x, h), theirs(x, h), [x, h, *ours.parameters()],
+                                     [x, h, *theirs.parameters()])
 
 
 def test_rnn_cell_default_state_is_zero(device):

@@ -78,9 +78,11 @@ def test_additive_attention_is_the_formula(device):
     assert (keys.grad[~mask] == 0).all() and (keys.grad[mask] != 0).all()
 
 
-def test_attention_rejects_keys_of_the_wrong_width():
+def test_attention_rejects_queries_and_keys_of_the_wrong_width():
     with pytest.raises(ValueError, match=r"keys: expected shape \(2, \*, 6\)"):
         AdditiveAttention(5, 6, 7)(torch.randn(2, 5), torch.randn(2, 4, 5))
+    with pytest.raises(ValueError, match=r"query: expected shape \(B, 5\)"):
+        AdditiveAttention(5, 6, 7)(torch.randn(2, 4), torch.randn(2, 4, 6))
 
 
 @pytest.mark.parametrize("attention", [False, True])

@@ -38,6 +38,7 @@ class AdditiveAttention(nn.Module):
 
     def forward(self, query: torch.Tensor, keys: torch.Tensor, mask: torch.Tensor | None = None,
                 projected_keys: torch.Tensor | None = None):
+        check_tensor(query, "query", shape=("B", self.W_q.in_features), dtype="floating")
         check_tensor(keys, "keys", shape=(len(query), None, self.W_k.in_features), dtype=query.dtype,
                      device=query.device)
         if projected_keys is None:
