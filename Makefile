@@ -10,17 +10,29 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 # Tools the course calls by name (jupyter, alembic for nbgrader) come from the venv.
 export PATH := $(abspath $(VENV))/bin:$(PATH)
+# Notebook kernels, graders and tests share a few cores: idle OpenMP threads must sleep instead
+# of spinning, or they steal the cores the other processes are waiting for (a busy machine then
+# runs a chapter many times slower).
+export OMP_WAIT_POLICY ?= PASSIVE
+# Chapters executed at once by `make book` (and the test suite's book build); test workers.
+BOOK_JOBS ?= 2
+TEST_JOBS ?= auto
+export BOOK_JOBS
 
 .PHONY: book test lab install clean release collect zip-collect autograde feedback grades bench-grading
 
+# Chapters run only when their code changed (cached in _build/.jupyter_cache), BOOK_JOBS at once.
+# MathJax, mermaid and the widget renderer are served from the book itself (fetched once from npm
+# into _vendor/), so it reads offline.
 book: $(STAMP)
+	$(PY) tools/vendor_book_assets.py
+	$(PY) tools/execute_chapters.py --jobs $(BOOK_JOBS)
 	$(VENV)/bin/jupyter-book build . --warningiserror --nitpick --keep-going
 
-# The suite runs notebook kernels beside the grader on a few cores: idle OpenMP threads
-# sleep instead of spinning, or they steal the cores the other process is waiting for.
-test: export OMP_WAIT_POLICY ?= PASSIVE
+# Test files run in parallel (one file per worker at a time); the table at the end shows where
+# the time went.
 test: $(STAMP)
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(TEST_JOBS) --dist loadfile $(PYTEST_ARGS)
 
 lab: $(STAMP)
 	$(VENV)/bin/jupyter lab

@@ -47,10 +47,14 @@ c.OutputLimits.max_bytes = 10_000  # characters kept of each output
 
 # The sandbox each student's kernel runs in (`python -m instructor autograde`; see
 # instructor/sandbox.py and the threat model in chapters/instructors.md).
-c.Sandbox.memory_mb = 4096  # memory a kernel may allocate
-c.Sandbox.cpu_seconds = 600  # CPU time a kernel may use
+# `autograde` prints which limits hold on this machine (per student, or only per process).
+c.Sandbox.memory_mb = 4096  # memory a student's kernel and all its processes may use together
+c.Sandbox.max_processes = 256  # processes and threads a student's sandbox may hold
+c.Sandbox.cgroups = True  # limit those two per student with control groups where possible
+c.Sandbox.disk_mb = 1024  # size of the kernel's working folder (and of its /dev/shm)
+c.Sandbox.cpu_seconds = 600  # CPU time each kernel process may use
 c.Sandbox.file_size_mb = 64  # largest file a kernel may write
-c.Sandbox.max_processes = 256  # processes and threads a kernel may start
+c.Sandbox.interrupt_grace = 5  # seconds a cell past its time limit has to stop before its kernel is killed
 c.Sandbox.notebook_timeout = 900  # seconds a whole notebook may take
 c.Sandbox.readable_paths = ["utils"]  # course folders graded code may read (the test helpers)
 c.Sandbox.require = os.environ.get("COURSE_REQUIRE_SANDBOX", "") == "1"  # refuse to grade without bwrap

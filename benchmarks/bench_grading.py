@@ -8,7 +8,8 @@ answers, untouched releases and a few broken notebooks), then prints
 - the wall time of ``python -m instructor autograde -j N`` (sandboxed where bwrap runs),
 - the wall time of serial stock ``nbgrader autograde`` on the same class, in one run,
 - the sandbox's own cost per notebook: one notebook (torch imported, four cells) run in the
-  jailed kernel with and without bubblewrap, the median of several runs.
+  jailed kernel with resource limits only, and in bubblewrap with the per-student limits
+  (control group where one can be made, size-limited working folder), the median of several runs.
 """
 import argparse
 import os
@@ -27,6 +28,7 @@ sys.path.insert(0, str(REPO))
 
 from instructor.course import Course  # noqa: E402
 from instructor.kernel import GuardedExecute, JailedKernelManager  # noqa: E402
+from instructor.limits import Cgroup, detect, remove_parents  # noqa: E402
 from instructor.sandbox import KernelJail, Sandbox, find_bwrap, sandbox_problem  # noqa: E402
 from tests.exercise_helpers import instructor, make_course, solved, submit  # noqa: E402
 
@@ -56,31 +58,41 @@ def timed(command: list[str], cwd: Path) -> float:
     return time.perf_counter() - start
 
 
-def sandbox_cost(course: Path, runs: int) -> tuple[float, float]:
-    """Median seconds to run a small torch notebook in the jailed kernel, without and with bwrap."""
+def sandbox_cost(course: Path, runs: int) -> tuple[float, float, str]:
+    """Median seconds to run a small torch notebook in the jailed kernel, without and with the
+    sandbox (bwrap and the per-student limits), and which limits the sandbox had."""
     loaded = Course.load(course)
     sandbox = Sandbox(config=loaded.config)
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(s) for s in
                                          ("import torch", "x = torch.randn(3)", "y = x * 2", "print(y.sum())")])
     times = {False: [], True: []}
     bwrap = find_bwrap(sandbox)
+    mode = detect(f"bench-{os.getpid()}")
     with tempfile.TemporaryDirectory() as grading_root:
         root = Path(grading_root)
         usable = bwrap and not sandbox_problem(sandbox, loaded.root, root)
         for i in range(runs):
             for jailed in (False, True) if usable else (False,):
-                workdir = root / f"{i}-{jailed}"
-                workdir.mkdir()
-                jail = KernelJail(sandbox, bwrap if jailed else None, loaded.root, root, workdir, 1, "bench")
-                km = JailedKernelManager(jail=jail, kernel_name="python3", connection_file=str(workdir / "k.json"))
+                workdir, channel = root / f"{i}-{jailed}" / "work", root / f"{i}-{jailed}" / "channel"
+                workdir.mkdir(parents=True)
+                channel.mkdir()
+                start = time.perf_counter()  # the group's creation and removal count
+                cgroup = Cgroup(mode, f"bench-{i}", sandbox.memory_mb, sandbox.max_processes).create() \
+                    if jailed and mode.kind else None
+                jail = KernelJail(sandbox, bwrap if jailed else None, loaded.root, root, workdir, channel, 1, "bench",
+                                  cgroup)
+                km = JailedKernelManager(jail=jail, kernel_name="python3", connection_file=str(channel / "k.json"))
                 if jailed:
-                    km.transport, km.ip = "ipc", str(workdir / "kernel")
-                start = time.perf_counter()
+                    km.transport, km.ip = "ipc", str(channel / "kernel")
                 GuardedExecute(timeout=60).preprocess(nbformat.from_dict(nb), {"metadata": {"path": str(workdir)}},
                                                       km=km)
+                if cgroup:
+                    cgroup.close()
                 times[jailed].append(time.perf_counter() - start)
+    remove_parents(mode)
     plain = statistics.median(times[False])
-    return plain, statistics.median(times[True]) if times[True] else float("nan")
+    limits = f"{mode.describe() or 'no control group'}, {sandbox.disk_mb} MiB tmpfs"
+    return plain, statistics.median(times[True]) if times[True] else float("nan"), limits
 
 
 def main() -> None:
@@ -95,12 +107,12 @@ def main() -> None:
         shutil.copytree(ours, stock)
         ours_s = timed([sys.executable, "-m", "instructor", "autograde", EX, "-j", str(args.jobs)], ours)
         stock_s = timed([sys.executable, "-m", "nbgrader", "autograde", EX, "--force"], stock)
-        plain, jailed = sandbox_cost(ours, args.runs)
+        plain, jailed, limits = sandbox_cost(ours, args.runs)
     print(f"class of {args.students} generated submissions of {EX}, {os.cpu_count()} CPU cores")
     print(f"  python -m instructor autograde -j {args.jobs}: {ours_s:7.1f} s")
     print(f"  stock nbgrader autograde (serial):   {stock_s:7.1f} s   ({stock_s / ours_s:.2f}x ours)")
-    print(f"one notebook in the jailed kernel: {plain:.2f} s with resource limits only, {jailed:.2f} s in bwrap: "
-          f"the sandbox costs {jailed - plain:+.2f} s per notebook")
+    print(f"one notebook in the jailed kernel: {plain:.2f} s with resource limits only, {jailed:.2f} s in bwrap "
+          f"({limits}): the sandbox costs {jailed - plain:+.2f} s per notebook")
 
 
 if __name__ == "__main__":

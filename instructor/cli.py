@@ -141,6 +141,17 @@ def grades(course: Course, output: str) -> int:
 
 # ---- command line ----------------------------------------------------------------------------
 
+def _shard(text: str) -> tuple[int, int]:
+    """'K/N' with 1 <= K <= N, as a pair."""
+    try:
+        k, n = (int(part) for part in text.split("/"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected K/N such as 2/4, got {text!r}") from None
+    if not 1 <= k <= n:
+        raise argparse.ArgumentTypeError(f"expected 1 <= K <= N, got {text!r}")
+    return k, n
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m instructor", description=__doc__.splitlines()[0])
     parser.add_argument("--course", default=".", help="course folder (holding nbgrader_config.py)")
@@ -161,6 +172,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("-j", "--jobs", type=int, help="students graded at the same time (default: all CPU cores)")
     p.add_argument("--require-sandbox", action="store_true",
                    help="refuse to grade when the bubblewrap sandbox cannot run (default: warn and grade)")
+    p.add_argument("--shard", type=_shard, default=(1, 1), metavar="K/N",
+                   help="grade only slice K of N of the students (N machines sharing one PostgreSQL gradebook)")
     p = sub.add_parser("feedback", help="generate HTML feedback for every graded student")
     p.add_argument("assignment")
     p = sub.add_parser("grades", help="export all grades to CSV")
@@ -177,7 +190,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "collect":
         return collect(course, args.assignment, args.archives)
     if args.command == "autograde":
-        return autograde(course, args.assignment, args.student, args.cell_timeout, args.jobs, args.require_sandbox)
+        return autograde(course, args.assignment, args.student, args.cell_timeout, args.jobs, args.require_sandbox,
+                         args.shard)
     if args.command == "feedback":
         return feedback(course, args.assignment)
     return grades(course, args.output)

@@ -1,5 +1,9 @@
 """``python -m instructor autograde``: grade a class, each student on its own, in parallel.
 
+Before anyone, the source notebook (the instructor's solution) is graded in the same sandbox:
+if it does not pass every test, the grading environment is broken (the kernel cannot import the
+course's helpers, a limit is too tight) and the run stops before it records anything.
+
 For every student, in three steps:
 
 1. **prepare** (here, one student after another): check that the notebook is a notebook, run
@@ -15,7 +19,12 @@ For every student, in three steps:
 
 The run ends with a summary of who was graded, who failed and why, and who is flagged for
 review; the flags are written to ``autograded/review-<assignment>.txt``.
+
+``--shard K/N`` grades the students whose name hashes to slice K of N, so that N machines
+sharing one gradebook (``NBGRADER_DB_URL`` pointing at PostgreSQL) grade a class together; each
+student has a single writer, and a recording that meets a concurrent writer is retried.
 """
+import hashlib
 import json
 import multiprocessing
 import os
@@ -23,6 +32,7 @@ import secrets
 import shutil
 import sys
 import tempfile
+import time
 import warnings
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
@@ -31,12 +41,13 @@ from pathlib import Path
 import nbformat
 from nbconvert.preprocessors import Preprocessor
 from nbgrader.api import Gradebook, MissingEntry
-from sqlalchemy.exc import SAWarning
+from sqlalchemy.exc import DBAPIError, SAWarning
 from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata, ClearOutput, DeduplicateIds,
                                     IgnorePattern, LimitOutput, OverwriteCells, OverwriteKernelspec, SaveAutoGrades)
 
 from .course import Course
 from .kernel import is_test_cell
+from .limits import Cgroup, CgroupMode, detect, remove_parents, to_spec
 from .sandbox import MISSING_PROTECTION, Sandbox, find_bwrap, sandbox_problem
 from .scan import scan_notebook
 from . import worker
@@ -85,14 +96,30 @@ class Job:
     def workdir(self) -> Path:
         return self.folder / "work"
 
+    @property
+    def channel(self) -> Path:
+        return self.folder / "channel"
+
+
+def in_shard(student: str, shard: tuple[int, int]) -> bool:
+    """Whether ``student`` is in slice K of N (1-based): the same answer on every machine."""
+    k, n = shard
+    return int(hashlib.sha256(student.encode()).hexdigest(), 16) % n == k - 1
+
 
 def autograde(course: Course, assignment: str, students: list[str], cell_timeout: int | None, jobs: int | None,
-              require_sandbox: bool) -> int:
+              require_sandbox: bool, shard: tuple[int, int] = (1, 1)) -> int:
     """Grade every submission of ``assignment``; print one line per student and a summary."""
     students = students or course.students(assignment)
     if not students:
         print(f"no submissions for {assignment} in {course.folder('submitted')}", file=sys.stderr)
         return 1
+    if shard != (1, 1):
+        everyone = len(students)
+        students = [s for s in students if in_shard(s, shard)]
+        print(f"shard {shard[0]}/{shard[1]}: {len(students)} of {everyone} students", flush=True)
+        if not students:
+            return 0
     if not _released(course, assignment):
         print(f"{assignment} is not in the gradebook: run `python -m instructor release {assignment}` first",
               file=sys.stderr)
@@ -100,6 +127,7 @@ def autograde(course: Course, assignment: str, students: list[str], cell_timeout
     sandbox = Sandbox(config=course.config)
     jobs = max(1, jobs or os.cpu_count() or 1)
     grading_root = Path(tempfile.mkdtemp(prefix="course-grading-"))
+    cgroups = detect(str(os.getpid())) if sandbox.cgroups else CgroupMode("", why_not="c.Sandbox.cgroups is off")
     try:
         problem = sandbox_problem(sandbox, course.root, grading_root)
         if problem and (require_sandbox or sandbox.require):
@@ -108,15 +136,60 @@ def autograde(course: Course, assignment: str, students: list[str], cell_timeout
         if problem:
             print(MISSING_PROTECTION.format(reason=problem), file=sys.stderr, flush=True)
         bwrap = None if problem else find_bwrap(sandbox)
+        print(limits_in_force(sandbox, cgroups, bwrap, cell_timeout or course.config.Execute.get("timeout")),
+              flush=True)
+        settings = {"course": str(course.root), "grading_root": str(grading_root), "bwrap": bwrap,
+                    "threads": max(1, (os.cpu_count() or 1) // jobs), "cell_timeout": cell_timeout,
+                    "cgroups": cgroups}
+        broken = check_environment(course, assignment, grading_root, settings, sandbox)
+        if broken:
+            print(f"the grading environment is broken: {broken}\nnobody was graded: fix the environment (or the "
+                  f"solution) and grade again", file=sys.stderr)
+            return 1
         print(f"grading {len(students)} submissions of {assignment}, {jobs} at a time, "
               f"{'in the bubblewrap sandbox' if bwrap else 'WITHOUT a sandbox (resource limits only)'}", flush=True)
-        outcomes = _grade_class(course, assignment, students, grading_root, bwrap, sandbox, cell_timeout, jobs)
+        outcomes = _grade_class(course, assignment, students, grading_root, settings, sandbox, jobs)
     finally:
         shutil.rmtree(grading_root, ignore_errors=True)
+        remove_parents(cgroups)
     return _summarize(course, assignment, outcomes, sandboxed=bwrap is not None)
 
 
-def _grade_class(course, assignment, students, grading_root, bwrap, sandbox, cell_timeout, jobs) -> list[Outcome]:
+def limits_in_force(sandbox: Sandbox, cgroups: CgroupMode, bwrap: str | None, cell_timeout) -> str:
+    """What holds each student's kernel, one line per limit (printed at the start of a run)."""
+    whole = f"for the whole sandbox ({cgroups.describe()})"
+    lines = [f"memory: {sandbox.memory_mb} MiB " + (whole if cgroups.kind else
+                                                   f"PER PROCESS only (RLIMIT_DATA; {cgroups.why_not})"),
+             f"processes: {sandbox.max_processes} " + (whole if cgroups.kind else
+                                                      "PER USER only (RLIMIT_NPROC, which does not hold for root)"),
+             f"disk: {sandbox.disk_mb} MiB working folder and /dev/shm (tmpfs)" if bwrap else
+             f"disk: {sandbox.file_size_mb} MiB PER FILE only (RLIMIT_FSIZE; no sandbox)",
+             f"time: {sandbox.cpu_seconds} s CPU per process, {cell_timeout} s per cell (then interrupted, killed "
+             f"after {sandbox.interrupt_grace:g} s more), {sandbox.notebook_timeout:g} s per notebook"]
+    return "limits per student:\n" + "".join(f"  {line}\n" for line in lines)
+
+
+def check_environment(course: Course, assignment: str, grading_root: Path, settings: dict, sandbox: Sandbox) -> str:
+    """Grade the source notebook as a student in the same sandbox; '' when it passes every test,
+    else which test failed and why."""
+    job = prepare(course, assignment, "(the solution)", grading_root / "solution",
+                  submitted=course.folder("source") / assignment)
+    if isinstance(job, Outcome):
+        return f"the solution could not be prepared: {job.reason}"
+    problem = execute(job, settings, sandbox)
+    if problem:
+        return f"the solution failed: {problem}"
+    for name in job.notebooks:
+        nb = nbformat.read(job.folder / f"{name}.executed.ipynb", as_version=4)
+        for cell in filter(is_test_cell, nb.cells):
+            errors = [o for o in cell.outputs if o.output_type == "error"]
+            if errors:
+                return (f"the solution fails test cell {cell.metadata['nbgrader']['grade_id']} of {name}.ipynb "
+                        f"({errors[0].ename}: {errors[0].evalue[:300]})")
+    return ""
+
+
+def _grade_class(course, assignment, students, grading_root, settings, sandbox, jobs) -> list[Outcome]:
     outcomes, pending = [], []
     for index, student in enumerate(students):
         prepared = prepare(course, assignment, student, grading_root / f"{index:04d}")
@@ -124,11 +197,8 @@ def _grade_class(course, assignment, students, grading_root, bwrap, sandbox, cel
             outcomes.append(_report(prepared))
         else:
             pending.append(prepared)
-    threads = max(1, (os.cpu_count() or 1) // jobs)
-    settings = {"course": str(course.root), "grading_root": str(grading_root), "bwrap": bwrap,
-                "threads": threads, "cell_timeout": cell_timeout}
     with ThreadPoolExecutor(jobs) as pool:
-        running = {pool.submit(execute, job, settings, sandbox.notebook_timeout): job for job in pending}
+        running = {pool.submit(execute, job, settings, sandbox): job for job in pending}
         for future in as_completed(running):
             job = running[future]
             problem = future.result()
@@ -141,11 +211,14 @@ def _grade_class(course, assignment, students, grading_root, bwrap, sandbox, cel
 
 # ---- 1. prepare ------------------------------------------------------------------------------
 
-def prepare(course: Course, assignment: str, student: str, folder: Path) -> "Job | Outcome":
-    """Sanitize the submission into ``folder/work``; an Outcome (failed) when that is impossible."""
-    submitted = course.folder("submitted") / student / assignment
+def prepare(course: Course, assignment: str, student: str, folder: Path,
+            submitted: Path | None = None) -> "Job | Outcome":
+    """Sanitize the submission (in ``submitted``, by default the student's) into ``folder``, with
+    the assignment's files in ``folder/work``; an Outcome (failed) when that is impossible."""
+    submitted = submitted or course.folder("submitted") / student / assignment
     source = course.folder("source") / assignment
     folder.mkdir(parents=True)
+    (folder / "channel").mkdir()
     workdir = folder / "work"
     # Only the notebooks and the assignment's own files: nothing else a student put there (an
     # IPython startup file, a module shadowing torch) reaches the kernel.
@@ -174,7 +247,7 @@ def prepare(course: Course, assignment: str, student: str, folder: Path) -> "Job
         job.missing_tests[name] = _missing_tests(course, assignment, name, nb)
         job.flags += [f"{name}: deleted test cell {grade_id} (scores 0)" for grade_id in job.missing_tests[name]]
         job.flags += [f"{name}: {finding}" for finding in scan_notebook(nb)]
-        nbformat.write(nb, workdir / notebook.name)
+        nbformat.write(nb, folder / notebook.name)  # outside work/: the kernel never sees the hidden tests
         job.notebooks.append(name)
     return job
 
@@ -204,28 +277,41 @@ def _released(course: Course, assignment: str) -> bool:
 
 # ---- 2. execute ------------------------------------------------------------------------------
 
-def execute(job: Job, settings: dict, notebook_timeout: float) -> str:
-    """Run the worker for each notebook of ``job``; '' on success, else why it failed."""
+def execute(job: Job, settings: dict, sandbox: Sandbox) -> str:
+    """Run the worker for each notebook of ``job``, in the student's control group where there is
+    one; '' on success, else why it failed."""
+    mode = settings["cgroups"]
+    cgroup = Cgroup(mode, f"student-{job.marker}", sandbox.memory_mb, sandbox.max_processes).create() \
+        if mode.kind else None
     try:
-        for name in job.notebooks:
-            spec = {**settings, "workdir": str(job.workdir), "marker": job.marker,
-                    "notebook": str(job.workdir / f"{name}.ipynb"), "output": str(job.folder / f"{name}.executed.ipynb"),
-                    "result": str(job.folder / f"{name}.result.json")}
-            (job.folder / f"{name}.job.json").write_text(json.dumps(spec))
-            if not _run_worker(job.folder / f"{name}.job.json", notebook_timeout):
-                return f"{name}.ipynb ran longer than {notebook_timeout:g} s (c.Sandbox.notebook_timeout)"
-            result_file = job.folder / f"{name}.result.json"
-            if not result_file.exists():
-                log = job.folder / f"{name}.job.log"
-                last = (log.read_text(errors="replace").strip().splitlines() if log.exists() else []) or ["no message"]
-                return f"{name}.ipynb: the grading worker crashed ({last[-1][:200]})"
-            result = json.loads(result_file.read_text())
-            job.flags += [f"{name}: the test guard undid: {what}" for what in result["tampering"]]
-            if result["status"] != "executed":
-                return f"{name}.ipynb: {result['reason']}"
-        return ""
+        problem = _execute(job, {**settings, "cgroups": None, "cgroup": to_spec(cgroup)}, sandbox.notebook_timeout)
+        if problem and cgroup and cgroup.out_of_memory():
+            problem += f" [out of memory: the sandbox's {sandbox.memory_mb} MiB limit]"
+        return problem
     finally:
+        if cgroup:
+            cgroup.close()
         end_leftover_processes(job.marker)
+
+
+def _execute(job: Job, settings: dict, notebook_timeout: float) -> str:
+    for name in job.notebooks:
+        spec = {**settings, "workdir": str(job.workdir), "channel": str(job.channel), "marker": job.marker,
+                "notebook": str(job.folder / f"{name}.ipynb"), "output": str(job.folder / f"{name}.executed.ipynb"),
+                "result": str(job.folder / f"{name}.result.json")}
+        (job.folder / f"{name}.job.json").write_text(json.dumps(spec))
+        if not _run_worker(job.folder / f"{name}.job.json", notebook_timeout):
+            return f"{name}.ipynb ran longer than {notebook_timeout:g} s (c.Sandbox.notebook_timeout)"
+        result_file = job.folder / f"{name}.result.json"
+        if not result_file.exists():
+            log = job.folder / f"{name}.job.log"
+            last = (log.read_text(errors="replace").strip().splitlines() if log.exists() else []) or ["no message"]
+            return f"{name}.ipynb: the grading worker crashed ({last[-1][:200]})"
+        result = json.loads(result_file.read_text())
+        job.flags += [f"{name}: the test guard undid: {what}" for what in result["tampering"]]
+        if result["status"] != "executed":
+            return f"{name}.ipynb: {result['reason']}"
+    return ""
 
 
 def _run_worker(job_file: Path, timeout: float) -> bool:
@@ -247,7 +333,14 @@ def record(course: Course, assignment: str, job: Job) -> Outcome:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", SAWarning)  # nbgrader's own session warnings, harmless
-            _save(course, assignment, job)
+            for attempt in range(5):  # another grader (--shard) may hold the rows a moment
+                try:
+                    _save(course, assignment, job)
+                    break
+                except DBAPIError:
+                    if attempt == 4:
+                        raise
+                    time.sleep(0.5 * 2 ** attempt)
     except Exception as error:
         return Outcome(job.student, "failed", f"could not record the grades ({type(error).__name__}: "
                                               f"{str(error)[:150]})", flags=job.flags)

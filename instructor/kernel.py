@@ -4,7 +4,9 @@
 :class:`~instructor.sandbox.KernelJail` (bwrap and resource limits) whatever kernel the
 notebook asks for. :class:`GuardedExecute` is nbgrader's ``Execute`` preprocessor plus the
 guard of :mod:`instructor.kernel_guard`: it is installed before the first cell, remembers the
-names each locked set-up cell defines, and restores the interpreter before every test cell.
+names each locked set-up cell defines, restores the interpreter before every test cell and runs
+the test in a namespace of its own. A cell past its time limit is interrupted; one that ignores
+the interrupt for ``c.Sandbox.interrupt_grace`` seconds has its kernel killed (:class:`KernelKilled`).
 """
 import ast
 import json
@@ -14,10 +16,11 @@ from pathlib import Path
 
 from jupyter_client.manager import AsyncKernelManager
 from jupyter_core.utils import ensure_async, run_sync
+from nbclient.exceptions import DeadKernelError
 from nbformat import NotebookNode
 from nbgrader import utils as nbgrader_utils
 from nbgrader.preprocessors import Execute
-from traitlets import Any, Bool, Int, List, Unicode
+from traitlets import Any, Bool, Float, Int, List, Unicode
 
 GUARD_SOURCE = (Path(__file__).parent / "kernel_guard.py").read_text()
 TRUNCATED = "\n[... output truncated by the grader ...]\n"
@@ -72,10 +75,15 @@ def names_bound(source: str) -> list[str]:
     return names
 
 
+class KernelKilled(DeadKernelError):
+    """A cell ran past its time limit and did not stop when interrupted: its kernel was killed."""
+
+
 class GuardedExecute(Execute):
     """nbgrader's Execute, with the guard around test cells and a cap on what a cell may print."""
 
     max_cell_output_bytes = Int(2_000_000, help="output kept from one cell while it runs").tag(config=True)
+    interrupt_grace = Float(5, help="seconds an interrupted cell has to stop before its kernel is killed")
     # A cell that floods its output may still be sending it when its reply comes: keep what
     # arrived and go on, rather than fail the whole notebook.
     raise_on_iopub_timeout = Bool(False).tag(config=True)
@@ -98,13 +106,34 @@ class GuardedExecute(Execute):
             problem = self._restore("before a test ran")
         elif is_locked_code(cell):  # the set-up code must run unaltered too, before remember()
             self._restore("before a locked cell ran")
-        cell, resources = super().preprocess_cell(cell, resources, index)
+        source = cell.source
+        if is_test_cell(cell) and self._guard_ready:  # in a namespace of its own, watched
+            cell.source = f"__import__('sys').modules['_course_guard'].guard.run_test({source!r})"
+        try:
+            cell, resources = super().preprocess_cell(cell, resources, index)
+        finally:
+            cell.source = source
         if is_test_cell(cell):
             _settle_test_cell(cell, problem or self._restore("while a test ran"))
         elif is_locked_code(cell) and self._guard_ready:
             self._kernel_expression(f"__import__('sys').modules['_course_guard'].guard.remember("
                                     f"{names_bound(cell.source)!r})")
         return cell, resources
+
+    async def _async_handle_timeout(self, timeout, cell=None):
+        """Interrupt; if no reply comes within the grace (SIGINT ignored, signals blocked), kill the
+        kernel and its sandbox at once rather than wait out the notebook's limit."""
+        await ensure_async(self.km.interrupt_kernel())
+        try:
+            reply = await ensure_async(self.kc.shell_channel.get_msg(timeout=self.interrupt_grace))
+        except Exception:  # queue.Empty: the kernel did not stop
+            reply = None
+        if reply is not None and reply.get("msg_type") == "execute_reply":  # it stopped: a timeout error
+            return {"content": {**self.error_on_timeout, "status": "error"}} if self.error_on_timeout else reply
+        await ensure_async(self.km.shutdown_kernel(now=True))
+        where = (cell or {}).get("metadata", {}).get("nbgrader", {}).get("grade_id") or "a cell"
+        raise KernelKilled(f"{where} ran past its {timeout} s limit and ignored the interrupt for "
+                           f"{self.interrupt_grace:g} s: its kernel was killed")
 
     def output(self, outs, msg, display_id, cell_index):
         size = len(json.dumps(msg.get("content", {}), default=str))

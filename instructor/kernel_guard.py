@@ -10,9 +10,16 @@ display or ``run_cell``, event callbacks, trace functions, patched functions and
 set-up cells defined (``assert_tensor_close = lambda *a: None``). It reports what it undid, so
 the grader can flag the submission.
 
-The grader calls ``restore()`` again after each test cell: whatever the tested code changed
-while the test ran (a student function that rebinds ``assert_tensor_close`` or patches
-``torch.allclose`` when called) fails that test. Threads the kernel did not start with are
+The test cell itself runs through ``run_test()``, in a namespace of its own: the student's
+names, with the set-up names, ``torch``, ``numpy``, ``math``, the builtins and the test helpers
+replaced by private copies taken when the guard was installed (:func:`_private_copies`), so an
+answer that patches ``torch.allclose`` or rebinds ``assert_tensor_close`` when the test calls
+it, and puts them back before the cell ends, changes nothing the test compares with. An audit
+hook (which cannot be removed) watches the test while it runs: a trace or profile function set,
+or a function's code changed, fails the test, whatever it looks like afterwards; and each call
+of a test helper first checks that ``torch.Tensor`` (whose methods the helpers call) is as it
+was. The grader calls ``restore()`` again after each test cell: whatever the tested code changed
+and left changed fails that test. Threads the kernel did not start with are
 stopped. This is a best effort, not a boundary: code running in the same process as the tests
 could also patch this guard. The static scan (instructor.scan) flags such code for review.
 """
@@ -25,10 +32,15 @@ import types
 
 PROTECTED_MODULES = ("builtins", "math", "operator", "numpy", "torch", "torch.nn", "torch.nn.functional",
                      "torch.autograd", "utils.testing")
+WATCHED_EVENTS = ("sys.settrace", "sys.setprofile", "object.__setattr__", "object.__delattr__")
 SHELL_OVERRIDES = ("run_cell", "run_cell_async", "should_run_async", "transform_cell", "transform_ast",
                    "run_ast_nodes", "run_code", "showtraceback", "_showtraceback", "showsyntaxerror",
                    "showindentationerror", "user_expressions", "get_exception_only", "_get_exc_info",
                    "excepthook", "CustomTB", "custom_exceptions")
+
+
+class GradingIntegrityError(AssertionError):
+    """The test cannot count: the tested code changed the interpreter while the test ran."""
 
 
 class Guard:
@@ -69,6 +81,58 @@ class Guard:
                                                                  "stdin", "breakpointhook")}
         self.threads = {t.ident for t in threading.enumerate()}
         self.trusted_names = {}
+        self.private = _private_copies(self.modules, self._check_classes)
+        self.watching, self.seen = False, []
+        sys.addaudithook(self._audit)
+
+    def _audit(self, event, args):
+        """Record what the interpreter reports while a test runs (see WATCHED_EVENTS)."""
+        if not self.watching or event not in WATCHED_EVENTS:
+            return
+        if event.startswith("object."):
+            target, name = args[0], args[1]
+            changer = sys._getframe(1).f_code.co_filename  # the code that assigns
+            if (isinstance(target, types.FunctionType) and name in ("__code__", "__defaults__", "__kwdefaults__")
+                    and not changer.startswith(LIBRARY_PATHS)):
+                self.seen.append(f"{target.__qualname__}.{name} changed while the test ran")
+        else:
+            self.seen.append(f"{event.split('.')[1]} called while the test ran")
+
+    def _check_classes(self):
+        """Fail the test if a protected class differs from its saved state now (run as a test
+        helper starts: a patch that will undo itself is still in place then)."""
+        if not self.watching:
+            return
+        changed = [f"{cls.__name__}.{key}" for cls, saved in self.classes for key, value in saved.items()
+                   if vars(cls).get(key, _MISSING) is not value and not key.startswith("__dict")
+                   and not _library_wrapper(vars(cls).get(key, _MISSING), value)]
+        if changed:
+            self.seen.append(f"{', '.join(changed[:5])} changed while the test ran")
+            raise GradingIntegrityError("the tested code changed the interpreter while the test ran: "
+                                        + "; ".join(dict.fromkeys(self.seen)))
+
+    def run_test(self, source):
+        """Run a test cell's code in a namespace of its own (see the module docstring); fail it
+        if the audit hook saw the interpreter change while it ran."""
+        user_ns = self.shell.user_ns
+        before = dict(user_ns)
+        namespace = {**before, "__builtins__": self.private["builtins"]}
+        for name, value in self.trusted_names.items():  # set-up functions read this namespace too
+            namespace[name] = self.private.get(id(value)) or _rebound(value, user_ns, namespace)
+        code = compile(self.shell.transform_cell(source), "<test cell>", "exec")
+        self.seen = []
+        self.watching = True
+        try:
+            exec(code, namespace)
+        finally:
+            self.watching = False
+            for name, value in namespace.items():  # names the test defined stay defined
+                kept = name in self.trusted_names or name == "__builtins__"
+                if not kept and before.get(name, _MISSING) is not value:
+                    user_ns[name] = value
+        if self.seen:
+            raise GradingIntegrityError("the tested code changed the interpreter while the test ran: "
+                                        + "; ".join(dict.fromkeys(self.seen)))
 
     def remember(self, names):
         """Keep the values that a locked set-up cell just gave these names."""
@@ -148,6 +212,8 @@ class Guard:
             if user_ns.get(name, _MISSING) is not value:
                 undone.append(f"name {name!r} rebound")
                 user_ns[name] = value
+        undone += self.seen
+        self.seen = []
         stopped, running = self._stop_threads()
         if stopped:
             undone.append(f"{stopped} background thread(s) stopped")
@@ -168,6 +234,61 @@ class Guard:
 
 
 _MISSING = object()
+
+
+def _checked(function, check):
+    def checked(*args, **kwargs):
+        check()
+        return function(*args, **kwargs)
+
+    checked.__name__, checked.__doc__, checked.__wrapped__ = function.__name__, function.__doc__, function
+    return checked
+
+
+def _rebound(value, old_globals, new_globals):
+    """A function of a set-up cell, reading ``new_globals`` instead; other values unchanged."""
+    if not isinstance(value, types.FunctionType) or value.__globals__ is not old_globals:
+        return value
+    function = types.FunctionType(value.__code__, new_globals, value.__name__, value.__defaults__, value.__closure__)
+    function.__kwdefaults__ = value.__kwdefaults__
+    return function
+
+
+def _private_copies(modules, before_each_check):
+    """Copies the tested code cannot reach, by ``id`` of the original: for each protected module
+    a module object holding its attributes as they were (protected submodules as copies too),
+    for each function of ``utils.testing`` a function that reads those copies (and calls
+    ``before_each_check()`` first), and under "builtins" the builtins as a dictionary whose
+    ``__import__`` hands out the copies."""
+    copies = {}
+    for name, (module, saved) in modules.items():
+        copy = types.ModuleType(name, module.__doc__)
+        copy.__dict__.update(saved)
+        copies[id(module)] = copy
+    builtins = dict(modules["builtins"][1])
+    real_import = builtins["__import__"]
+
+    def private_import(name, globals=None, locals=None, fromlist=(), level=0):
+        module = real_import(name, globals, locals, fromlist, level)
+        return copies.get(id(module), module)
+
+    builtins["__import__"] = private_import
+    for module, saved in modules.values():
+        copy = copies[id(module)]
+        for key, value in saved.items():
+            if id(value) in copies:
+                setattr(copy, key, copies[id(value)])
+    if "utils.testing" in modules:
+        module, saved = modules["utils.testing"]
+        namespace = {**{k: copies.get(id(v), v) for k, v in saved.items()}, "__builtins__": builtins}
+        for key, value in saved.items():
+            if isinstance(value, types.FunctionType) and value.__module__ == module.__name__:
+                function = types.FunctionType(value.__code__, namespace, value.__name__, value.__defaults__,
+                                              value.__closure__)
+                function.__kwdefaults__ = value.__kwdefaults__
+                namespace[key] = copies[id(value)] = _checked(function, before_each_check)
+    copies["builtins"] = builtins
+    return copies
 LIBRARY_PATHS = tuple({sysconfig.get_paths()[kind] for kind in ("stdlib", "purelib", "platlib")})
 
 

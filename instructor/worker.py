@@ -17,25 +17,29 @@ import nbformat
 from nbclient.exceptions import DeadKernelError
 
 from .course import Course
-from .kernel import GuardedExecute, JailedKernelManager
+from .kernel import GuardedExecute, JailedKernelManager, KernelKilled
+from .limits import from_spec
 from .outputs import OutputLimits, cap_outputs, strip_active_html
 from .sandbox import KernelJail, Sandbox
 
 
 def execute(job: dict) -> dict:
     course = Course.load(job["course"])
-    workdir = Path(job["workdir"])
-    jail = KernelJail(Sandbox(config=course.config), job["bwrap"], course.root, Path(job["grading_root"]), workdir,
-                      job["threads"], job["marker"])
-    executor = GuardedExecute(config=course.config)
-    if job.get("cell_timeout"):
-        executor.timeout = job["cell_timeout"]
-    km = JailedKernelManager(jail=jail, kernel_name="python3", connection_file=str(workdir / ".kernel.json"))
+    sandbox = Sandbox(config=course.config)
+    workdir, channel = Path(job["workdir"]), Path(job["channel"])
+    jail = KernelJail(sandbox, job["bwrap"], course.root, Path(job["grading_root"]), workdir, channel,
+                      job["threads"], job["marker"], from_spec(job.get("cgroup")))
+    if job.get("cell_timeout"):  # in the configuration: preprocess() loads it again
+        course.config.Execute.timeout = job["cell_timeout"]
+    executor = GuardedExecute(config=course.config, interrupt_grace=sandbox.interrupt_grace)
+    km = JailedKernelManager(jail=jail, kernel_name="python3", connection_file=str(channel / "kernel.json"))
     if job["bwrap"] and not jail.sandbox.network:  # no network namespace: talk over Unix sockets
-        km.transport, km.ip = "ipc", str(workdir / ".kernel")
+        km.transport, km.ip = "ipc", str(channel / "kernel")
     nb = nbformat.read(job["notebook"], as_version=4)
     try:
         executor.preprocess(nb, {"metadata": {"path": str(workdir)}}, km=km)
+    except KernelKilled as error:
+        return {"status": "failed", "reason": str(error), "tampering": list(executor.tampering)}
     except DeadKernelError:
         return {"status": "failed", "reason": "the kernel died while running the notebook (killed, crashed or out "
                                               "of memory)", "tampering": list(executor.tampering)}

@@ -1,6 +1,9 @@
-"""Shared fixtures: every layer test runs on the CPU, and on CUDA when a GPU is present."""
+"""Shared fixtures: every layer test runs on the CPU, and on CUDA when a GPU is present; the
+built book (``book_html``) and its chapters' execution records (``chapter_runs``)."""
 import pytest
 import torch
+
+from .book_build import book_html, chapter_runs  # noqa: F401  (fixtures shared by the book tests)
 
 DEVICES = [
     "cpu",

@@ -13,11 +13,14 @@ SOLUTION_BLOCK = re.compile(r"### BEGIN SOLUTION\n(.*?)### END SOLUTION", re.S)
 
 
 def make_course(tmp: Path) -> Path:
-    """A course folder holding a copy of the configuration and the source assignments."""
+    """A course folder holding a copy of the configuration, the helpers (``utils/``, which graded
+    kernels import from the course they grade) and the source assignments."""
     course = tmp / "course"
     course.mkdir()
     shutil.copy2(REPO / "nbgrader_config.py", course)
-    shutil.copytree(REPO / "solutions", course / "solutions", ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
+    skip = shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__")
+    shutil.copytree(REPO / "utils", course / "utils", ignore=skip)
+    shutil.copytree(REPO / "solutions", course / "solutions", ignore=skip)
     return course
 
 

@@ -25,6 +25,24 @@ def test_sdpa_values_and_gradients_match_torch(device, causal, fused):
     assert_same_values_and_gradients(ours, ref, (q, k, v), (q, k, v))
 
 
+@pytest.mark.parametrize("fused", [False, True])
+def test_causal_flag_equals_the_explicit_causal_mask(device, fused):
+    q, k, v = _qkv(device)
+    ours = scaled_dot_product_attention(q, k, v, fused=fused, causal=True)
+    ref = F.scaled_dot_product_attention(q, k, v, attn_mask=causal_mask(5, device=device))
+    assert_same_values_and_gradients(ours, ref, (q, k, v), (q, k, v))
+
+
+def test_fused_causal_attention_passes_is_causal_not_a_mask(monkeypatch):
+    """An explicit mask rules out PyTorch's flash kernel; is_causal=True leaves it available."""
+    calls = []
+    real = F.scaled_dot_product_attention
+    monkeypatch.setattr(F, "scaled_dot_product_attention",
+                        lambda *args, **kwargs: calls.append(kwargs) or real(*args, **kwargs))
+    MultiHeadSelfAttention(12, 3, fused=True)(torch.randn(2, 5, 12), causal=True)
+    assert calls == [{"is_causal": True}]
+
+
 def test_weights_are_a_distribution_and_masked_keys_get_zero():
     q, k, _ = _qkv("cpu", t_q=4, t_k=6)
     alpha = attention_weights(q, k, causal_mask(4, 6))
@@ -151,6 +169,7 @@ def test_top_k_keeps_only_the_k_best():
     (lambda: MultiHeadSelfAttention(12, 3)(torch.randn(2, 5, 8)), ValueError, r"expected shape \(B, T, 12\)"),
     (lambda: generate(GPT(10, 8), torch.tensor([1, 2]), 10), ValueError, "exceeds block_size 8"),
     (lambda: attention_weights(torch.randn(2, 4), torch.randn(2, 3)), ValueError, "same d_k"),
+    (lambda: scaled_dot_product_attention(*_qkv("cpu", t_q=1, t_k=4), causal=True), ValueError, "as many queries"),
 ])
 def test_bad_input_says_what_was_expected(call, error, message):
     with pytest.raises(error, match=message):

@@ -93,7 +93,8 @@ def graded_class(released_course):
     first_answer.source = "while True:\n    pass\n" + first_answer.source
     submit(course, "f_infinite_loop", ex1, looping)
 
-    runs = {a: instructor(course, "autograde", a, "--cell-timeout", "10") for a in ASSIGNMENTS}
+    # A cell limit far above any solution cell, even on a busy machine; the looping student hits it.
+    runs = {a: instructor(course, "autograde", a, "--cell-timeout", "60") for a in ASSIGNMENTS}
     return Course.load(course), runs
 
 

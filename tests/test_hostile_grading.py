@@ -3,11 +3,13 @@
 Reference solutions (one graded first, one last) earn full marks, the untouched release zero,
 and every hostile submission zero (or a recorded failure), while the course files stay byte
 for byte the same, no process outlives grading, nothing is written outside the student's
-folder, and no feedback file shows a hidden test.
+folder, and no feedback file shows a hidden test. The class runs under small limits
+(``LIMITS``): a kernel that ignores interrupts is killed within seconds, and memory, process
+count and disk hold for a student's whole sandbox.
 
-Where bubblewrap cannot run here (no user namespaces), the class is graded with resource
-limits only: the submissions that attack the course folder are left out and the assertions
-that only the sandbox can make are skipped, with the reason.
+Where bubblewrap cannot run here (no user namespaces), or no control group can be made, the
+class is graded with what remains: the submissions that need the missing protection are left
+out and the assertions that only it can make are skipped, with the reason.
 """
 import hashlib
 import html
@@ -22,6 +24,7 @@ from nbgrader.api import Gradebook
 
 from instructor.course import Course
 from instructor.feedback import hidden_lines
+from instructor.limits import detect, remove_parents
 from instructor.sandbox import Sandbox, sandbox_problem
 
 from .exercise_helpers import REPO, instructor, make_course, solved, submit
@@ -30,6 +33,9 @@ EX = "ex01_foundations"
 RUN_ID = uuid.uuid4().hex[:12]
 DAEMON_MARKER = f"hostile-daemon-{RUN_ID}"
 XSS_MARKER = "<script>alert('xss-marker')</script>"
+# The class's limits: small, so that the submissions that exceed them stay quick.
+LIMITS = {"memory_mb": 2048, "max_processes": 64, "disk_mb": 100, "interrupt_grace": 3, "notebook_timeout": 300}
+CELL_TIMEOUT = 30
 
 
 def _sandbox_problem(course) -> str:
@@ -90,6 +96,92 @@ sigmoid = sigmoid_grad = mse_loss = mse_grad = mlp_forward = gradient_descent_st
 
 KILL_KERNEL = "import os, signal\nos.kill(os.getpid(), signal.SIGKILL)"
 
+IGNORES_INTERRUPT = """
+import signal
+signal.signal(signal.SIGINT, signal.SIG_IGN)
+signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+while True:
+    pass
+"""
+
+# Three processes of 1.5 GiB each, against a 2 GiB limit: at most one can hold its block.
+FORKED_MEMORY = """
+import os, time
+children = []
+for _ in range(3):
+    pid = os.fork()
+    if pid == 0:
+        try:
+            block = bytearray(1536 * 1024 ** 2)  # zero-filled: every page is really used
+            time.sleep(4)
+            os._exit(0)
+        except MemoryError:
+            os._exit(1)
+    children.append(pid)
+held = sum(os.waitpid(pid, 0)[1] == 0 for pid in children)
+print(f"children that held 1.5 GiB: {held} of 3")
+"""
+
+PROCESS_FLOOD = """
+import subprocess
+started = []
+try:
+    for _ in range(600):
+        started.append(subprocess.Popen(["sleep", "120"]))
+except OSError as error:
+    print(type(error).__name__)
+print(f"processes started: {len(started)} of 600")
+"""
+
+# 300 MB in files of 60 MB (under the 64 MiB per-file limit) against a 100 MB working folder.
+DISK_FILL = """
+written = 0
+try:
+    for i in range(5):
+        with open(f"fill{i}.bin", "wb") as f:
+            for _ in range(6):
+                f.write(b"0" * 10 ** 7)
+                f.flush()
+                written += 10
+except OSError as error:
+    print(type(error).__name__)
+print(f"megabytes written: {written} of 300")
+"""
+
+# Patches that hide themselves: each fake puts the original back when it is called, so after
+# the test cell nothing looks changed.
+SELF_RESTORING_PATCH = """
+import torch
+def _cheat(*args, **kwargs):
+    names = globals()
+    real_close, real_raises, real_allclose = names["assert_tensor_close"], names["assert_raises"], torch.allclose
+    def fake_close(*a, **k):
+        names["assert_tensor_close"] = real_close
+    def fake_raises(*a, **k):
+        names["assert_raises"] = real_raises
+    def fake_allclose(*a, **k):
+        torch.allclose = real_allclose
+        return True
+    names["assert_tensor_close"], names["assert_raises"], torch.allclose = fake_close, fake_raises, fake_allclose
+    real_detach = torch.Tensor.detach
+    def fake_detach(self):
+        torch.Tensor.detach = real_detach
+        return torch.zeros(1, 1)
+    torch.Tensor.detach = fake_detach
+    return torch.zeros(1, 1), torch.zeros(1)
+sigmoid = sigmoid_grad = mse_loss = mse_grad = mlp_forward = gradient_descent_step = _cheat
+"""
+
+# A correct answer that sets and removes a trace function while it is tested.
+TRACE_HOOK = """
+import sys
+_sigmoid = sigmoid
+def sigmoid(z):
+    sys.settrace(lambda *args: None)
+    sys.settrace(None)
+    return _sigmoid(z)
+"""
+
 BACKGROUND = f"""
 import os, subprocess, sys
 subprocess.Popen([sys.executable, "-c", "import time; time.sleep(300)  # {DAEMON_MARKER}"], start_new_session=True)
@@ -145,12 +237,21 @@ _attack()
 """
 
 
+def _cgroup_problem() -> str:
+    mode = detect(f"probe-{RUN_ID}")
+    remove_parents(mode)
+    return "" if mode.kind else mode.why_not
+
+
 @pytest.fixture(scope="module")
 def hostile_class(tmp_path_factory):
     root = tmp_path_factory.mktemp("hostile")
     course = make_course(root)
+    with open(course / "nbgrader_config.py", "a") as config:
+        config.write("".join(f"\nc.Sandbox.{name} = {value!r}" for name, value in LIMITS.items()) + "\n")
     assert instructor(course, "release", EX).returncode == 0
     problem = _sandbox_problem(course)
+    cgroup_problem = _cgroup_problem()
     source = nbformat.read(REPO / "solutions" / EX / f"{EX}.ipynb", as_version=4)
     release = nbformat.read(course / "exercises" / EX / f"{EX}.ipynb", as_version=4)
     sentinels = [course / f"PWNED-{RUN_ID}", root / f"PWNED-{RUN_ID}", course / "submitted" / f"PWNED-{RUN_ID}"]
@@ -173,6 +274,17 @@ def hostile_class(tmp_path_factory):
     submit(course, "k_output_flood_and_html", EX, hostile(release, OUTPUT_FLOOD + HTML_INJECTION,
                                                           markdown=XSS_MARKER + '<img src=x onerror="alert(1)">'))
     submit(course, "m_exfiltrates_hidden_tests", EX, hostile(release, EXFILTRATE))
+    submit(course, "o_ignores_interrupts", EX, hostile(release, IGNORES_INTERRUPT))
+    submit(course, "s_self_restoring_patch", EX, hostile(release, SELF_RESTORING_PATCH))
+    traced = solved(release, source)
+    answer = next(c for c in traced.cells if c.metadata["nbgrader"].get("solution") and c.cell_type == "code")
+    answer.source += "\n" + TRACE_HOOK
+    submit(course, "t_trace_hook_while_tested", EX, traced)
+    if not cgroup_problem:  # without a control group these would hold 4.5 GiB and 600 processes
+        submit(course, "p_forked_memory", EX, hostile(release, FORKED_MEMORY))
+        submit(course, "q_process_flood", EX, hostile(release, PROCESS_FLOOD))
+    if not problem:  # without the sandbox the working folder is on the grader's disk
+        submit(course, "r_fills_the_disk", EX, hostile(release, DISK_FILL))
     if not problem:  # without the sandbox these would really damage the course
         attack = hostile(release, course_attack(course, sentinels))
         attack.metadata["kernelspec"] = {"name": "bash", "display_name": "Bash", "language": "bash"}
@@ -184,9 +296,9 @@ def hostile_class(tmp_path_factory):
     submit(course, "z_solution_last", EX, solved(release, source))
 
     before = _fingerprint(course)
-    run = instructor(course, "autograde", EX, "-j", "2", "--cell-timeout", "30")
+    run = instructor(course, "autograde", EX, "-j", "2", "--cell-timeout", str(CELL_TIMEOUT))
     feedback = instructor(course, "feedback", EX)
-    return Course.load(course), run, feedback, before, problem, sentinels
+    return Course.load(course), run, feedback, before, problem, sentinels, cgroup_problem
 
 
 def _fingerprint(course) -> dict[str, str]:
@@ -201,6 +313,16 @@ def _scores(course: Course) -> dict[str, float]:
         return {s.student.id: s.code_score for s in gradebook.assignment_submissions(EX)}
 
 
+def _lines(run) -> dict[str, str]:
+    return {line.split()[0]: line for line in run.stdout.splitlines() if line and not line.startswith(" ")}
+
+
+def _output(course: Course, student: str) -> str:
+    """Everything the student's autograded notebook printed."""
+    nb = nbformat.read(course.folder("autograded") / student / EX / f"{EX}.ipynb", as_version=4)
+    return "".join(o.get("text", "") for c in nb.cells for o in c.get("outputs", []))
+
+
 def test_solutions_get_full_marks_first_and_last(hostile_class):
     course, run, *_ = hostile_class
     scores = _scores(course)
@@ -212,18 +334,64 @@ def test_release_and_every_hostile_submission_score_zero(hostile_class):
     scores = _scores(course)
     students = [p.name for p in course.folder("submitted").iterdir() if p.is_dir()]
     for student in students:
-        if "solution" not in student:
+        if "solution" not in student and student != "t_trace_hook_while_tested":
             assert scores.get(student, 0) == 0, f"{student} earned {scores[student]}\n{run.stdout}"
+
+
+def test_a_hook_set_while_a_test_runs_fails_that_test(hostile_class):
+    """The trace function is gone when the test ends, and the answer is right: the test still fails."""
+    course, run, *_ = hostile_class
+    assert _scores(course)["t_trace_hook_while_tested"] == 6, run.stdout
+    report = (course.folder("autograded") / f"review-{EX}.txt").read_text()
+    assert "settrace called while the test ran" in report.split("t_trace_hook_while_tested\n")[1], report
+
+
+def test_the_run_prints_the_limits_in_force(hostile_class):
+    _, run, _, _, problem, _, cgroup_problem = hostile_class
+    assert "limits per student:" in run.stdout
+    whole = "memory: 2048 MiB for the whole sandbox" in run.stdout
+    assert whole == (not cgroup_problem), run.stdout
+    assert ("disk: 100 MiB working folder" in run.stdout) == (not problem), run.stdout
+
+
+def test_a_kernel_that_ignores_the_interrupt_is_killed_within_seconds(hostile_class):
+    """Without the kill it would run to the notebook limit and fail for that reason instead."""
+    _, run, *_ = hostile_class
+    line = _lines(run)["o_ignores_interrupts"]
+    assert "failed" in line and f"past its {CELL_TIMEOUT} s limit and ignored the interrupt" in line, line
+    assert "its kernel was killed" in line, line
+
+
+def test_memory_and_processes_are_limited_per_student(hostile_class):
+    course, run, _, _, _, _, cgroup_problem = hostile_class
+    if cgroup_problem:
+        pytest.skip(f"no control group can be made here: {cgroup_problem}")
+    lines = _lines(run)
+    if "failed" in lines["p_forked_memory"]:  # the kernel itself was the one killed
+        assert "out of memory" in lines["p_forked_memory"], lines["p_forked_memory"]
+    else:
+        held = int(re.search(r"children that held 1.5 GiB: (\d) of 3", _output(course, "p_forked_memory"))[1])
+        assert held <= 1, f"{held} processes held 1.5 GiB each under a 2 GiB limit"
+    started = re.search(r"processes started: (\d+) of 600", _output(course, "q_process_flood"))
+    assert started and int(started[1]) < LIMITS["max_processes"], _output(course, "q_process_flood")[-500:]
+
+
+def test_disk_is_limited_per_student(hostile_class):
+    course, run, _, _, problem, *_ = hostile_class
+    if problem:
+        pytest.skip(f"bubblewrap cannot run here, so there is no size-limited working folder: {problem}")
+    written = re.search(r"megabytes written: (\d+) of 300", _output(course, "r_fills_the_disk"))
+    assert written and int(written[1]) <= LIMITS["disk_mb"], _output(course, "r_fills_the_disk")[-500:]
 
 
 def test_broken_submissions_fail_clearly_and_the_run_goes_on(hostile_class):
     course, run, *_ = hostile_class
     assert run.returncode == 1, run.stdout + run.stderr
-    lines = {line.split()[0]: line for line in run.stdout.splitlines() if line and not line.startswith(" ")}
+    lines = _lines(run)
     assert "not a valid notebook" in lines["c_invalid_json"]
     assert "kernel died" in lines["h_kills_kernel"]
     assert "graded  0 / 8" in lines["d_pasted_and_deleted_tests"]
-    assert "2 failed" in run.stdout and "flagged for review" in run.stdout
+    assert "flagged for review" in run.stdout
     assert "z_solution_last" in _scores(course)
 
 
@@ -234,7 +402,8 @@ def test_tampering_is_flagged_for_review(hostile_class):
                               ("e_ipython_hooks", "adds an AST transformer"),
                               ("e_ipython_hooks", "the test guard undid"),
                               ("f_fake_tensor", "defines __torch_function__"),
-                              ("g_patches_during_tests", "monkeypatching")]:
+                              ("g_patches_during_tests", "monkeypatching"),
+                              ("s_self_restoring_patch", "monkeypatching")]:
         section = report.split(f"{student}\n")[1].split("\n\n")[0]
         assert expected in section, f"{student}: {expected!r} not in the report:\n{report}"
     assert "a_solution_first\n" not in report and "z_solution_last\n" not in report, report
@@ -251,7 +420,7 @@ def test_no_process_outlives_grading(hostile_class):
 
 
 def test_nothing_is_written_outside_the_students_folder(hostile_class):
-    course, run, _, _, problem, sentinels = hostile_class
+    course, run, _, _, problem, sentinels, _ = hostile_class
     if problem:
         pytest.skip(f"bubblewrap cannot run here, graded with resource limits only: {problem}")
     assert not [p for p in sentinels if p.exists()]
@@ -260,7 +429,7 @@ def test_nothing_is_written_outside_the_students_folder(hostile_class):
 
 
 def test_without_the_sandbox_grading_says_so_loudly(hostile_class):
-    _, run, _, _, problem, _ = hostile_class
+    _, run, _, _, problem, *_ = hostile_class
     if not problem:
         pytest.skip("bubblewrap runs here: test_without_bwrap_grading_warns_or_refuses tests the fallback")
     assert "WARNING: grading WITHOUT a sandbox" in run.stderr

@@ -1,11 +1,12 @@
 """Budgeted training and bits-per-character scoring of character language models."""
 import math
+import time
 
 import pytest
 import torch
 
 from utils.gpt import GPT
-from utils.lm import bits_per_character, cosine_lr, sequence_loss, train_for
+from utils.lm import budget_clock, bits_per_character, cosine_lr, sequence_loss, train_for
 from utils.rnn import CharRNN
 
 
@@ -55,3 +56,21 @@ def test_train_for_keeps_to_its_budget_and_learns(device):
     assert len(run.val_bpc) == 3 and list(run.val_bpc)[-1] == run.seconds
     assert before > 2.0 and run.val_bpc[run.seconds] < 0.5
     assert optimizer.param_groups[0]["lr"] == 1e-2
+
+
+def test_the_budget_is_counted_on_the_given_clock_not_the_wall():
+    """A clock that ticks once per reading: the run is fixed by the clock, whatever the machine's load."""
+    ticks = iter(range(1000))
+    model = GPT(5, 8, width=8, depth=1, heads=2)
+    run = train_for(model, torch.optim.SGD(model.parameters(), lr=0.1), torch.arange(50) % 5, torch.arange(50) % 5,
+                    seconds=5, batch_size=2, seq_len=8, generator=torch.Generator().manual_seed(0),
+                    evaluations=1, clock=lambda: float(next(ticks)))
+    assert run.steps == 5 and run.seconds == 5 and list(run.val_bpc) == [5]
+
+
+def test_cpu_runs_are_budgeted_in_cpu_time():
+    assert budget_clock("cpu") is time.process_time
+    assert budget_clock(torch.device("cuda", 0)) is time.perf_counter
+    with pytest.raises(ValueError, match="seconds must be positive"):
+        train_for(Uniform(3), None, torch.zeros(10, dtype=torch.int64), torch.zeros(10, dtype=torch.int64), seconds=0,
+                  batch_size=1, seq_len=2, generator=torch.Generator())

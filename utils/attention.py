@@ -47,17 +47,26 @@ def attention_weights(q: torch.Tensor, k: torch.Tensor, mask: torch.Tensor | Non
 
 
 def scaled_dot_product_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
-                                 mask: torch.Tensor | None = None, fused: bool = False) -> torch.Tensor:
+                                 mask: torch.Tensor | None = None, fused: bool = False,
+                                 causal: bool = False) -> torch.Tensor:
     """softmax(Q K^T / sqrt(d_k) + M) V: each query's output is a weighted mean of the values.
 
     Shapes: q (..., T_q, d_k), k (..., T_k, d_k), v (..., T_k, d_v), mask (T_q, T_k) bool
-    (True: may attend) -> (..., T_q, d_v). ``fused=True`` calls
-    ``F.scaled_dot_product_attention``, which computes the same without storing the
-    (T_q, T_k) weights.
+    (True: may attend) -> (..., T_q, d_v). ``causal=True`` (with T_q = T_k) applies the
+    causal mask without building it. ``fused=True`` calls ``F.scaled_dot_product_attention``,
+    which computes the same without storing the (T_q, T_k) weights; given ``causal=True``
+    rather than a mask, it may use its fastest (flash) kernel, which an explicit mask rules out.
     """
     check_tensor(v, "v", dtype=q.dtype, device=q.device)
     if v.shape[-2] != k.shape[-2]:
         raise ValueError(f"k and v must hold the same number of positions, got {k.shape[-2]} and {v.shape[-2]}")
+    if causal:
+        if mask is not None or q.shape[-2] != k.shape[-2]:
+            raise ValueError("causal=True takes no mask and as many queries as keys "
+                             f"(got {q.shape[-2]} queries, {k.shape[-2]} keys); pass causal_mask(...) instead")
+        if fused:
+            return F.scaled_dot_product_attention(q, k, v, is_causal=True)
+        mask = causal_mask(q.shape[-2], device=q.device)
     if fused:
         return F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
     return attention_weights(q, k, mask) @ v
@@ -106,8 +115,12 @@ class MultiHeadSelfAttention(nn.Module):
         q, k, v = self.project(x)
         if cache is not None:
             k, v = torch.cat([cache[0], k], dim=2), torch.cat([cache[1], v], dim=2)
-        mask = causal_mask(t, k.shape[2], device=x.device) if causal else None
-        y = merge_heads(scaled_dot_product_attention(q, k, v, mask, fused=self.fused))
+        if causal and cache is None:  # the square causal mask, which the fused call can apply itself
+            y = scaled_dot_product_attention(q, k, v, fused=self.fused, causal=True)
+        else:  # with a cache, the new queries sit after the cached keys: an explicit mask
+            mask = causal_mask(t, k.shape[2], device=x.device) if causal else None
+            y = scaled_dot_product_attention(q, k, v, mask, fused=self.fused)
+        y = merge_heads(y)
         return self.out_proj(y.reshape(b * t, width)).view(b, t, width), (k, v)
 
     def project(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:

@@ -36,6 +36,13 @@ def get_device(prefer: str | None = None) -> torch.device:
     return torch.device("cpu")
 
 
+def float64_device(device: torch.device | str) -> torch.device:
+    """``device`` if it computes in float64, else the CPU: Apple's MPS has no float64, so the
+    chapters' float64 checks run on the CPU there."""
+    device = torch.device(device)
+    return torch.device("cpu") if device.type == "mps" else device
+
+
 def _mps_available() -> bool:
     mps = getattr(torch.backends, "mps", None)
     return bool(mps is not None and mps.is_available())

@@ -1,15 +1,18 @@
-"""Training and scoring character-level language models on a fixed time budget.
+"""Training and scoring character-level language models on a fixed compute budget.
 
 Chapter 7 compares models of different kinds (counts, an RNN, a Transformer). A fair
-comparison gives each the same *seconds*, not the same steps: a step of one model can cost
+comparison gives each the same *compute*, not the same steps: a step of one model can cost
 ten of another's. So :func:`train_for` runs until its clock says stop, and its learning rate
 follows the clock too: a short warm-up, then a cosine decay that reaches its end exactly when
-the time runs out, however many steps the machine managed. Any model that maps ids (N, T)
+the budget runs out, however many steps the machine managed. On the CPU the clock is the
+process's CPU time, not the wall clock: other programs on a busy machine stretch the wall
+time of a run, but not the computing it gets. Any model that maps ids (N, T)
 to ``(logits (N, T, V), anything)``, such as :class:`utils.rnn.CharRNN` and
 :class:`utils.gpt.GPT`, can be trained and scored.
 """
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import torch
@@ -53,6 +56,13 @@ def cosine_lr(peak: float, fraction: float, step: int, warmup_steps: int, final_
     return peak * warmup * decay
 
 
+def budget_clock(device: torch.device | str) -> Callable[[], float]:
+    """The clock to budget training on ``device`` by: CPU time on the CPU, which other programs
+    cannot steal (run the model on one thread, so that it counts the work of one core), and
+    the wall clock on an accelerator, whose work the CPU time does not see."""
+    return time.process_time if torch.device(device).type == "cpu" else time.perf_counter
+
+
 @dataclass
 class Budget:
     """What a budgeted run did: training bpc per step, validation bpc at times (in training seconds)."""
@@ -66,21 +76,26 @@ class Budget:
 def train_for(model: torch.nn.Module, optimizer: torch.optim.Optimizer, train: torch.Tensor,
               val: torch.Tensor, seconds: float, batch_size: int, seq_len: int,
               generator: torch.Generator, warmup_steps: int = 50, max_norm: float = 1.0,
-              val_seq_len: int | None = None, evaluations: int = 6, desc: str = "training") -> Budget:
-    """Train on random windows of ``train`` for ``seconds`` of wall-clock time; return a :class:`Budget`.
+              val_seq_len: int | None = None, evaluations: int = 6, desc: str = "training",
+              clock: Callable[[], float] | None = None) -> Budget:
+    """Train on random windows of ``train`` for ``seconds`` of ``clock``; return a :class:`Budget`.
 
     Each step: a batch of windows, the mean cross-entropy, backward, gradients clipped to
     global norm ``max_norm``, a step of ``optimizer`` at the learning rate of
     :func:`cosine_lr` (its peak is the optimizer's ``lr``). ``evaluations`` times, evenly
     spread over the budget, the clock is paused and the model scored on ``val`` (the last
     time at the end), in windows of ``val_seq_len`` (default ``seq_len``). Training windows
-    come from ``generator``, so two runs see the same batches.
+    come from ``generator``, so two runs see the same batches. The default ``clock`` is
+    :func:`budget_clock` of the device ``train`` is on.
     """
+    if seconds <= 0:
+        raise ValueError(f"seconds must be positive, got {seconds}")
+    clock = clock or budget_clock(train.device)
     peak = optimizer.param_groups[0]["lr"]
     result = Budget()
     next_evaluation = seconds / evaluations
     bar = tqdm(total=round(seconds), desc=desc, unit="s")
-    start = time.perf_counter()
+    start = clock()
     while result.seconds < seconds:
         for group in optimizer.param_groups:
             group["lr"] = cosine_lr(peak, result.seconds / seconds, result.steps, warmup_steps)
@@ -93,11 +108,11 @@ def train_for(model: torch.nn.Module, optimizer: torch.optim.Optimizer, train: t
         optimizer.step()
         result.steps += 1
         result.train_bpc.append(loss.item() / math.log(2))
-        result.seconds = time.perf_counter() - start
+        result.seconds = clock() - start
         if result.seconds >= next_evaluation or result.seconds >= seconds:
-            paused = time.perf_counter()
+            paused = clock()
             result.val_bpc[result.seconds] = bits_per_character(model, val, val_seq_len or seq_len)
-            start += time.perf_counter() - paused  # scoring does not count against the budget
+            start += clock() - paused  # scoring does not count against the budget
             next_evaluation += seconds / evaluations
             bar.set_postfix(val_bpc=f"{result.val_bpc[result.seconds]:.3f}")
         bar.update(min(round(result.seconds), round(seconds)) - bar.n)

@@ -7,13 +7,14 @@ character, scores every encoder state against its own state, takes the softmax o
 as weights and reads their weighted mean, the *context*: a soft lookup it can point anywhere
 in the input (Bahdanau, Cho and Bengio 2014).
 
-The GRU itself is PyTorch's (``nn.GRU``, ``nn.GRUCell``): a recurrent cell with gates
-(chapter 6); here it is only a box that carries a state from step to step.
+The GRU is chapter 6's (``utils.lstm_gru.GRU`` and ``GRUCell``, which equal PyTorch's): a
+recurrent cell with gates; here it is only a box that carries a state from step to step.
 """
 import torch
 from torch import nn
 
 from .checks import check_tensor
+from .lstm_gru import GRU, GRUCell
 
 
 class AdditiveAttention(nn.Module):
@@ -71,9 +72,9 @@ class Seq2Seq(nn.Module):
         self.attention = AdditiveAttention(hidden_size, hidden_size, hidden_size) if attention else None
         context_size = hidden_size if attention else 0
         self.source_embedding = nn.Embedding(source_vocab, embed_size, padding_idx=0)
-        self.encoder = nn.GRU(embed_size, hidden_size, batch_first=True)
+        self.encoder = GRU(embed_size, hidden_size)
         self.target_embedding = nn.Embedding(target_vocab, embed_size)
-        self.decoder = nn.GRUCell(embed_size + context_size, hidden_size)
+        self.decoder = GRUCell(embed_size + context_size, hidden_size)
         self.head = nn.Linear(hidden_size + context_size, target_vocab)
 
     def encode(self, sources: torch.Tensor, mask: torch.Tensor):

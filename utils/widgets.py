@@ -340,3 +340,35 @@ def attention_explorer(model, vocab, text: str = "    def __init__(self, name):"
         block=widgets.Dropdown(options=list(range(len(model.blocks))), value=0, description="block"),
         head=widgets.Dropdown(options=list(range(model.blocks[0].attn.num_heads)), value=0, description="head"),
     )
+
+
+def plot_latent_walk(generator, z0: torch.Tensor, z1: torch.Tensor, steps: int = 10, size: float = 1.0):
+    """Images G(z) along the straight line from z0 to z1 (both (D,)), left to right.
+
+    ``generator`` maps (N, D) noise to (N, 1, H, W) images.
+    """
+    from .gan import interpolate_latents
+    with torch.no_grad():
+        images = generator(interpolate_latents(z0, z1, steps)).cpu()[:, 0].numpy()
+    fig, axes = plt.subplots(1, steps, figsize=(steps * size, size * 1.2))
+    for t, ax, image in zip(torch.linspace(0, 1, steps).tolist(), axes, images):
+        ax.imshow(image, cmap="gray_r", vmin=0, vmax=1)
+        ax.set_title(f"t={t:.2f}", fontsize=8)
+        ax.axis("off")
+    return fig
+
+
+def latent_explorer(generator, z0: torch.Tensor, z1: torch.Tensor) -> widgets.Widget:
+    """Slide t from 0 to 1 and watch G((1 - t) z0 + t z1) morph from one sample into another."""
+    from .gan import interpolate_latents
+
+    def draw(t):
+        with torch.no_grad():
+            image = generator(interpolate_latents(z0, z1, 101)[round(t * 100)][None]).cpu()[0, 0].numpy()
+        ax = plt.subplots(figsize=(2.5, 2.5))[1]
+        ax.imshow(image, cmap="gray_r", vmin=0, vmax=1)
+        ax.set_title(f"G((1 - t) z0 + t z1), t = {t:.2f}", fontsize=9)
+        ax.axis("off")
+        plt.show()
+
+    return widgets.interactive(draw, t=widgets.FloatSlider(value=0.0, min=0.0, max=1.0, step=0.01, description="t"))

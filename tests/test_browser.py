@@ -1,0 +1,260 @@
+"""The book and JupyterLab in a real browser (Chromium driven by Playwright).
+
+The book, served over HTTP and opened as files, with every request that would leave the machine
+blocked (so it also reads offline): each page loads without script errors or failed requests,
+its formulas are typeset, its diagrams drawn, its images loaded and its citations lead to the
+bibliography; the search page finds a term. A screenshot of each page goes to _build/screenshots/.
+
+JupyterLab, in a throwaway copy of the course: the nbgrader extension's Validate button fails
+the released exercise and passes it with the solutions filled in; Formgrader lists the
+assignments; a chapter's widget renders and redraws when its slider moves.
+
+Run them alone with `pytest -m browser`; they need Chromium (`apt-get install chromium`) and
+Playwright (`pip install playwright`, in the `dev` extra), and are skipped without them unless
+the environment variable CI is set.
+"""
+import re
+import shutil
+from pathlib import Path
+
+import nbformat
+import pytest
+import yaml
+
+from .browser_helpers import PageLog, jupyter_lab, launch_chromium, missing, static_server
+from .exercise_helpers import REPO, make_course, solved
+
+pytestmark = pytest.mark.browser
+
+SEARCH_TERM = "backpropagation"
+EXERCISE = "ex01_foundations"  # the quickest to run and validate
+WIDGET_CHAPTER, WIDGET_CELL = "chapters/01_foundations.ipynb", "activation_explorer()"
+
+
+def toc_pages(entry) -> list[str]:
+    """Every document of the table of contents, in reading order."""
+    pages = [entry["file"]] if "file" in entry else []
+    for key in ("parts", "chapters", "sections"):
+        for child in entry.get(key, []):
+            pages += toc_pages(child)
+    return pages
+
+
+TOC = yaml.safe_load((REPO / "_toc.yml").read_text())
+PAGES = toc_pages({"file": TOC["root"], **TOC})
+
+
+@pytest.fixture(scope="session")
+def browser():
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        missing("Playwright is not installed (pip install playwright)")
+    with sync_playwright() as playwright:
+        chromium = launch_chromium(playwright)
+        yield chromium
+        chromium.close()
+
+
+# ---- The book ------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module", params=["http", "file"])
+def book(request, browser, book_html):
+    """A browser tab on the built book, served over HTTP or opened as files; yields
+    (base URL, tab, log of the tab's problems)."""
+    with static_server(book_html) as http_base:
+        base = http_base if request.param == "http" else book_html.as_uri() + "/"
+        context = browser.new_context(viewport={"width": 1280, "height": 900})
+        context.set_default_timeout(60_000)
+        log = PageLog(context, local_base=http_base)
+        yield request.param, base, context.new_page(), log
+        context.close()
+
+
+WAIT_FOR_MATH = "() => !document.querySelector('.math') || window.MathJax?.startup?.promise"
+WAIT_FOR_DIAGRAMS = """() => [...document.querySelectorAll('.mermaid')].every(
+    d => d.querySelector('svg') || d.hasAttribute('data-mermaid-deferred'))"""
+WAIT_FOR_IMAGES = "() => [...document.images].every(image => image.complete)"
+
+# What is wrong with the rendered page, as a list of sentences.
+PAGE_PROBLEMS = r"""() => {
+    const problems = [];
+    const show = (node) => JSON.stringify(node.textContent.trim().slice(0, 80));
+    const raw = [...document.querySelectorAll('.math')].filter(m => !m.querySelector('mjx-container'));
+    if (raw.length) problems.push(`${raw.length} formula(s) not typeset, e.g. ${show(raw[0])}`);
+    const bad = document.querySelectorAll('mjx-merror');
+    if (bad.length) problems.push(`${bad.length} formula(s) with TeX errors, e.g. ${show(bad[0])}`);
+    // LaTeX left in the prose (outside code) means MathJax never saw it.
+    const article = document.querySelector('article') || document.body;
+    const walker = document.createTreeWalker(article, NodeFilter.SHOW_TEXT);
+    for (let node; (node = walker.nextNode());) {
+        if (node.parentElement.closest('pre, code, script, style, mjx-container, .math')) continue;
+        if (/\$\$|\\\(|\\\[|\\frac\{/.test(node.textContent)) {
+            problems.push(`raw LaTeX in the text: ${show(node)}`);
+            break;
+        }
+    }
+    for (const diagram of document.querySelectorAll('.mermaid:not([data-mermaid-deferred])')) {
+        const svg = diagram.querySelector('svg');
+        if (!svg) problems.push(`diagram not rendered: ${show(diagram)}`);
+        else if (svg.getAttribute('aria-roledescription') === 'error') problems.push('diagram with a syntax error');
+    }
+    for (const image of document.images) {
+        if (!(image.complete && image.naturalWidth > 0)) problems.push(`image not loaded: ${image.src.slice(0, 120)}`);
+    }
+    return problems;
+}"""
+
+CITATION_LINKS = """() => [...document.querySelectorAll('a[href*="bibliography.html#"]')]
+    .map(a => a.getAttribute('href').split('#')[1])"""
+
+
+def source_of(page: str) -> Path:
+    return next(REPO.glob(f"{page}.*"))
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_book_page(book, book_html, page):
+    mode, base, tab, log = book
+    assert (book_html / f"{page}.html").exists(), f"{page}.html is missing from the built book"
+    log.take()
+    tab.goto(f"{base}{page}.html", wait_until="load")
+    tab.wait_for_function(WAIT_FOR_MATH)
+    tab.evaluate("() => window.MathJax?.startup?.promise")  # resolves once the page is typeset
+    tab.wait_for_function(WAIT_FOR_DIAGRAMS)
+    tab.wait_for_function(WAIT_FOR_IMAGES)
+    problems = tab.evaluate(PAGE_PROBLEMS)
+
+    if source_of(page).suffix == ".ipynb" and not tab.locator("mjx-container").count():
+        problems.append("a chapter with no typeset formula")
+    cited = tab.evaluate(CITATION_LINKS)
+    if "{cite" in source_of(page).read_text() and not cited:
+        problems.append("cites references, but no citation links to the bibliography")
+    bibliography_ids = set(re.findall(r'id="([^"]+)"', (book_html / "chapters" / "bibliography.html").read_text()))
+    problems += [f"citation links to a missing bibliography entry: #{ref}" for ref in cited
+                 if ref not in bibliography_ids]
+
+    if mode == "http":
+        shots = book_html.parent / "screenshots"
+        shots.mkdir(exist_ok=True)
+        tab.screenshot(path=shots / f"{page.replace('/', '_')}.png", full_page=True)
+    problems += log.take()
+    assert not problems, f"{page}.html ({mode}):\n  " + "\n  ".join(problems)
+
+
+def test_search_finds_a_term(book):
+    mode, base, tab, log = book
+    log.take()
+    tab.goto(f"{base}search.html?q={SEARCH_TERM}", wait_until="load")
+    results = tab.locator("#search-results ul.search li")
+    results.first.wait_for()
+    pages = results.locator("a").evaluate_all("links => links.map(a => a.getAttribute('href'))")
+    assert any("chapters/" in href for href in pages), f"search for {SEARCH_TERM!r} ({mode}) found {pages}"
+    problems = log.take()
+    if mode == "file":  # Sphinx fetches each found page for a summary: refused from a file page
+        problems = [p for p in problems if not re.search(r"CORS policy|net::ERR_FAILED|Failed to fetch", p)]
+    assert not problems, f"search.html ({mode}):\n  " + "\n  ".join(problems)
+
+
+# ---- JupyterLab ----------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory, browser):
+    """A JupyterLab tab on a throwaway course: the source assignments, their releases, one
+    exercise with the solutions filled in (solved/), and the widget's chapter."""
+    course = make_course(tmp_path_factory.mktemp("lab"))
+    shutil.copytree(REPO / "exercises", course / "exercises")
+    (course / "chapters").mkdir()
+    shutil.copy2(REPO / WIDGET_CHAPTER, course / WIDGET_CHAPTER)
+    release = course / "exercises" / EXERCISE / f"{EXERCISE}.ipynb"
+    source = course / "solutions" / EXERCISE / f"{EXERCISE}.ipynb"
+    (course / "solved" / EXERCISE).mkdir(parents=True)
+    nbformat.write(solved(nbformat.read(release, 4), nbformat.read(source, 4)),
+                   course / "solved" / EXERCISE / f"{EXERCISE}.ipynb")
+    with jupyter_lab(course) as base:
+        context = browser.new_context(viewport={"width": 1400, "height": 1000})
+        context.set_default_timeout(60_000)
+        log = PageLog(context, local_base=base)
+        yield base, context.new_page(), log, course
+        context.close()
+
+
+def open_notebook(tab, base: str, path: str):
+    """Open a notebook alone in a workspace of its own; wait until its kernel is idle."""
+    tab.goto(f"{base}lab/workspaces/{re.sub(r'[^a-z0-9]+', '-', path)}/tree/{path}")
+    tab.wait_for_function("""() => {
+        const panel = document.querySelector('.jp-NotebookPanel:not(.lm-mod-hidden)');
+        return panel !== null
+            && panel.querySelector('.jp-Toolbar-kernelName')?.textContent.trim() !== 'No Kernel'
+            && panel.querySelector('.jp-Notebook-ExecutionIndicator')?.dataset.status === 'idle';
+    }""", timeout=120_000)
+    return tab.locator(".jp-NotebookPanel:visible")
+
+
+def menu(tab, menu_name: str, command: str) -> None:
+    tab.locator(".lm-MenuBar-item", has_text=menu_name).first.click()
+    tab.locator(f".lm-Menu-item[data-command='{command}']").click()
+
+
+def validation_report(tab, base: str, path: str) -> str:
+    """Open a notebook, run all its cells, press Validate; the report's text."""
+    panel = open_notebook(tab, base, path)
+    menu(tab, "Run", "runmenu:run-all")
+    tab.wait_for_function("""() => {
+        const prompts = [...document.querySelectorAll('.jp-NotebookPanel:not(.lm-mod-hidden) .jp-InputPrompt')]
+            .map(p => p.textContent);
+        return prompts.some(p => /\\[\\d+\\]/.test(p)) && !prompts.some(p => p.includes('*'));
+    }""", timeout=180_000)
+    panel.locator(".validate-button").click()
+    dialog = tab.locator(".jp-Dialog", has_text="Validation Results")
+    dialog.wait_for(timeout=240_000)
+    report = dialog.locator(".jp-Dialog-body").inner_text()
+    tab.keyboard.press("Escape")
+    return report
+
+
+def test_validate_fails_the_release(lab):
+    base, tab, log, course = lab
+    report = validation_report(tab, base, f"exercises/{EXERCISE}/{EXERCISE}.ipynb")
+    assert "The following cell failed" in report and "NotImplementedError" in report, report
+
+
+def test_validate_passes_the_solution(lab):
+    base, tab, log, course = lab
+    report = validation_report(tab, base, f"solved/{EXERCISE}/{EXERCISE}.ipynb")
+    assert "Success! Your notebook passes all the tests." in report, report
+
+
+def test_formgrader_lists_the_assignments(lab):
+    base, tab, log, course = lab
+    tab.goto(f"{base}lab/workspaces/formgrader")
+    menu(tab, "Nbgrader", "nbgrader:open-formgrader")
+    table = tab.frame_locator("iframe").locator("table.dataTable")
+    table.locator("td.name").first.wait_for()
+    table.evaluate("table => $(table).DataTable().page.len(-1).draw()")  # all rows on one page
+    names = [name.strip() for name in table.locator("td.name").all_inner_texts()]
+    expected = sorted(notebook.parent.name for notebook in (course / "solutions").glob("*/*.ipynb"))
+    assert sorted(names) == expected, f"Formgrader lists {names}, expected {expected}"
+
+
+def test_chapter_widget_responds(lab):
+    base, tab, log, course = lab
+    panel = open_notebook(tab, base, WIDGET_CHAPTER)
+    first_code = panel.locator(".jp-CodeCell").first
+    first_code.locator(".cm-content").click()
+    tab.keyboard.press("Shift+Enter")  # the imports
+    widget_cell = panel.locator(".jp-CodeCell").filter(
+        has=tab.locator(".cm-content", has_text=re.compile(rf"^{re.escape(WIDGET_CELL)}$")))
+    widget_cell.scroll_into_view_if_needed()
+    widget_cell.locator(".cm-content").click()
+    tab.keyboard.press("Shift+Enter")
+    plot = widget_cell.locator(".jp-OutputArea-output img").first
+    plot.wait_for(timeout=120_000)
+    before = plot.get_attribute("src")
+    slider = widget_cell.locator(".widget-slider", has_text="weight").first
+    slider.locator(".noUi-handle").focus()
+    tab.keyboard.press("ArrowRight")
+    tab.wait_for_function(
+        "([cell, before]) => cell.querySelector('.jp-OutputArea-output img')?.getAttribute('src') !== before",
+        arg=[widget_cell.element_handle(), before], timeout=60_000)
+    assert "1.10" in slider.inner_text(), slider.inner_text()
