@@ -1,5 +1,17 @@
 """The check every from-scratch layer test makes: our result equals PyTorch's, and so do the gradients."""
 import torch
+from torch import nn
+
+
+def with_weights_of(ours: nn.Module, twin: nn.Module) -> nn.Module:
+    """``twin`` (PyTorch's layer, built with our layer's settings) on our device and dtype, holding
+    a copy of our ``weight`` and ``bias``."""
+    twin = twin.to(ours.weight.device, ours.weight.dtype)
+    with torch.no_grad():
+        twin.weight.copy_(ours.weight)
+        if ours.bias is not None:
+            twin.bias.copy_(ours.bias)
+    return twin
 
 
 def assert_same_values_and_gradients(ours: torch.Tensor, reference: torch.Tensor, ours_wrt, reference_wrt,

@@ -4,7 +4,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from tests.layer_checks import assert_same_values_and_gradients
+from tests.layer_checks import assert_same_values_and_gradients, with_weights_of
 from utils.conv import AvgPool2d, Conv2d, Flatten, LeNet, MaxPool2d, conv2d_output_size, sliding_windows
 
 # (kernel, stride, padding): 1x1, "same", strided, strided with padding, big kernel
@@ -34,14 +34,8 @@ def test_output_size_rejects_bad_arguments(args, message):
 
 def _torch_twin(ours: Conv2d) -> nn.Conv2d:
     """An nn.Conv2d with our layer's settings and a copy of its weights."""
-    twin = nn.Conv2d(ours.in_channels, ours.out_channels, ours.kernel_size, ours.stride, ours.padding,
-                     bias=ours.bias is not None)
-    twin = twin.to(ours.weight.device, ours.weight.dtype)
-    with torch.no_grad():
-        twin.weight.copy_(ours.weight)
-        if ours.bias is not None:
-            twin.bias.copy_(ours.bias)
-    return twin
+    return with_weights_of(ours, nn.Conv2d(ours.in_channels, ours.out_channels, ours.kernel_size, ours.stride,
+                                           ours.padding, bias=ours.bias is not None))
 
 
 @pytest.mark.parametrize("bias", [True, False])

@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from tests.layer_checks import assert_same_values_and_gradients
+from tests.layer_checks import assert_same_values_and_gradients, with_weights_of
 from utils.gan import (ConvTranspose2d, DigitDiscriminator, DigitGenerator, MinibatchStd, class_coverage,
                        class_entropy, class_histogram, confident_share, conv_transpose2d_output_size,
                        discriminator_loss, feature_frechet_distance, frechet_distance, gan_step,
@@ -49,14 +49,9 @@ def test_output_size_rejects_bad_arguments(args, message):
 
 
 def _torch_twin(ours: ConvTranspose2d) -> nn.ConvTranspose2d:
-    twin = nn.ConvTranspose2d(ours.in_channels, ours.out_channels, ours.kernel_size, ours.stride, ours.padding,
-                              ours.output_padding, bias=ours.bias is not None)
-    twin = twin.to(ours.weight.device, ours.weight.dtype)
-    with torch.no_grad():
-        twin.weight.copy_(ours.weight)
-        if ours.bias is not None:
-            twin.bias.copy_(ours.bias)
-    return twin
+    return with_weights_of(ours, nn.ConvTranspose2d(ours.in_channels, ours.out_channels, ours.kernel_size,
+                                                    ours.stride, ours.padding, ours.output_padding,
+                                                    bias=ours.bias is not None))
 
 
 @pytest.mark.parametrize("bias", [True, False])

@@ -17,6 +17,7 @@ import json
 import os
 import re
 import sys
+import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
@@ -24,6 +25,7 @@ from pathlib import Path
 
 import nbformat
 import yaml
+from traitlets.config import Config
 
 REPO = Path(__file__).resolve().parents[1]
 CACHE = REPO / "_build" / ".jupyter_cache"  # where Jupyter Book looks by default
@@ -61,7 +63,13 @@ def execute(path: Path, timeout: int) -> dict:
 
     nb = nbformat.read(path, as_version=4)
     before, start = os.times(), time.perf_counter()
-    result = single_nb_execution(nb, cwd=str(path.parent), timeout=timeout, allow_errors=False, meta_override=True)
+    # The kernel talks to us over Unix sockets in a folder of its own, not TCP: a TCP port picked for
+    # a kernel can be taken by another process starting at the same moment (other kernels, a test's
+    # gloo group), and then the client waits for replies that never come.
+    with tempfile.TemporaryDirectory(prefix="kernel-") as sockets:
+        ipc = Config({"KernelManager": {"transport": "ipc", "ip": os.path.join(sockets, "kernel")}})
+        result = single_nb_execution(nb, cwd=str(path.parent), timeout=timeout, allow_errors=False,
+                                     meta_override=True, config=ipc)
     after = os.times()
     cpu = (after.children_user - before.children_user) + (after.children_system - before.children_system)
     run = {"notebook": shown(path), "wall_s": round(time.perf_counter() - start, 1),
