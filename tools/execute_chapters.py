@@ -3,8 +3,8 @@
 The book is built with ``execute_notebooks: cache``: Jupyter Book executes a notebook only when
 its code differs from the cached run. This script does that execution before the build, ``--jobs``
 notebooks at once, so the build finds every chapter in the cache and only renders. It runs each
-notebook exactly as Jupyter Book would (same executor, working folder and timeout), so the build
-accepts its results.
+notebook as Jupyter Book would (nbclient, in the notebook's folder, with the book's timeout) and
+stores the result the way Jupyter Book does, so the build accepts it.
 
 A failing cell stops with the notebook and the cell named. Each notebook's wall time and CPU time
 (its kernel and the processes the kernel started) go to a JSON report, which ``make test`` prints
@@ -22,9 +22,12 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
 from pathlib import Path
+from queue import Empty
 
 import nbformat
 import yaml
+from nbclient import NotebookClient
+from nbclient.exceptions import CellExecutionError, CellTimeoutError
 from traitlets.config import Config
 
 REPO = Path(__file__).resolve().parents[1]
@@ -57,29 +60,57 @@ def failing_cell(nb) -> str:
     return "a cell that timed out or stopped the kernel"
 
 
+class PromptClient(NotebookClient):
+    """nbclient's client, but it polls the kernel's replies in one-second slices.
+
+    Waiting for a reply in one long poll can miss the wake-up after a cell that shows a widget
+    (jupyter/nbclient#312): the reply sits in the socket until the cell's whole timeout (ten
+    minutes) has passed. A fresh poll each second finds it at once.
+    """
+
+    async def async_start_new_kernel_client(self):
+        client = await super().async_start_new_kernel_client()
+        get_msg = client.shell_channel.get_msg
+
+        async def get_msg_in_slices(timeout=None):
+            deadline = None if timeout is None else time.monotonic() + timeout
+            while True:
+                left = 1.0 if deadline is None else max(0.0, min(1.0, deadline - time.monotonic()))
+                try:
+                    return await get_msg(timeout=left)
+                except Empty:
+                    if deadline is not None and time.monotonic() >= deadline:
+                        raise
+
+        client.shell_channel.get_msg = get_msg_in_slices
+        return client
+
+
 def execute(path: Path, timeout: int) -> dict:
     """Run one notebook in a fresh kernel; runs in a worker process, so `os.times` sees its kernel."""
-    from jupyter_cache.executors.utils import single_nb_execution
-
     nb = nbformat.read(path, as_version=4)
     before, start = os.times(), time.perf_counter()
-    # The kernel talks to us over Unix sockets in a folder of its own, not TCP: a TCP port picked for
-    # a kernel can be taken by another process starting at the same moment (other kernels, a test's
-    # gloo group), and then the client waits for replies that never come.
+    error = None
+    # The kernel talks to us over Unix sockets in a folder of its own, not TCP: a TCP port picked
+    # for a kernel can be taken by another process starting at the same moment.
     with tempfile.TemporaryDirectory(prefix="kernel-") as sockets:
         ipc = Config({"KernelManager": {"transport": "ipc", "ip": os.path.join(sockets, "kernel")}})
-        result = single_nb_execution(nb, cwd=str(path.parent), timeout=timeout, allow_errors=False,
-                                     meta_override=True, config=ipc)
+        client = PromptClient(nb, timeout=timeout, allow_errors=False, config=ipc,
+                              resources={"metadata": {"path": str(path.parent)}})
+        try:
+            client.execute()
+        except (CellExecutionError, CellTimeoutError) as err:
+            error = err
     after = os.times()
     cpu = (after.children_user - before.children_user) + (after.children_system - before.children_system)
     run = {"notebook": shown(path), "wall_s": round(time.perf_counter() - start, 1),
            "cpu_s": round(cpu, 1), "status": "executed", "error": None}
-    if result.err is not None:
+    if error is not None:
+        message = re.sub(r"\x1b\[[0-9;]*m", "", str(error))  # the cell's source and traceback, no colours
         run["status"] = "failed"
-        message = re.sub(r"\x1b\[[0-9;]*m", "", str(result.err))  # the cell's source and traceback, no colours
-        run["error"] = f"{run['notebook']}: {failing_cell(result.nb)} failed:\n{message}"
+        run["error"] = f"{run['notebook']}: {failing_cell(nb)} failed:\n{message}"
     else:
-        run["executed_notebook"] = nbformat.writes(result.nb)
+        run["executed_notebook"] = nbformat.writes(nb)
     return run
 
 
