@@ -42,4 +42,6 @@ def book_html(chapter_runs) -> Path:
     result = subprocess.run([str(jupyter_book), "build", str(REPO), "--all", "--warningiserror", "--nitpick",
                              "--keep-going"], capture_output=True, text=True, timeout=3600)
     assert result.returncode == 0, result.stdout[-5000:] + result.stderr[-5000:]
+    # Every chapter came from the cache filled above: none was executed a second time.
+    assert "Executing notebook" not in result.stdout, "the build executed a notebook the cache should have held"
     return REPO / "_build" / "html"

@@ -95,7 +95,8 @@ def execute(path: Path, timeout: int) -> dict:
     # for a kernel can be taken by another process starting at the same moment.
     with tempfile.TemporaryDirectory(prefix="kernel-") as sockets:
         ipc = Config({"KernelManager": {"transport": "ipc", "ip": os.path.join(sockets, "kernel")}})
-        client = PromptClient(nb, timeout=timeout, allow_errors=False, config=ipc,
+        # No timing in the cells: the cache matches a notebook by its cells, metadata included.
+        client = PromptClient(nb, timeout=timeout, allow_errors=False, record_timing=False, config=ipc,
                               resources={"metadata": {"path": str(path.parent)}})
         try:
             client.execute()
