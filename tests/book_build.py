@@ -13,7 +13,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tools"))
-from execute_chapters import REPORT, book_notebooks  # noqa: E402  (tools/ is not a package)
+from execute_chapters import REPORT, book_notebooks, toc_files  # noqa: E402,F401  (tools/ is not a package; toc_files is for test_book)
 
 CHAPTERS = [str(path.relative_to(REPO)) for path in book_notebooks()]
 

@@ -4,22 +4,13 @@ import html as html_lib
 import re
 
 import pytest
-import yaml
 
-from .book_build import CHAPTERS, REPO
+from .book_build import CHAPTERS, REPO, toc_files
 
 
 def visible_text(page: str) -> str:
     """The page as a reader sees it: tags (e.g. syntax highlighting's spans) removed."""
     return html_lib.unescape(re.sub(r"<[^>]+>", "", page))
-
-
-def toc_files() -> list[str]:
-    toc = yaml.safe_load((REPO / "_toc.yml").read_text())
-    files = [toc["root"]]
-    for part in toc["parts"]:
-        files += [chapter["file"] for chapter in part["chapters"]]
-    return files
 
 
 @pytest.mark.parametrize("notebook", CHAPTERS)

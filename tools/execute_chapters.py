@@ -35,11 +35,15 @@ CACHE = REPO / "_build" / ".jupyter_cache"  # where Jupyter Book looks by defaul
 REPORT = REPO / "_build" / "chapter_times.json"
 
 
+def toc_files() -> list[str]:
+    """Every page of the table of contents (path without suffix), in reading order."""
+    toc = yaml.safe_load((REPO / "_toc.yml").read_text())
+    return [toc["root"]] + [entry["file"] for part in toc["parts"] for entry in part["chapters"]]
+
+
 def book_notebooks() -> list[Path]:
     """The notebooks of the table of contents, in reading order."""
-    toc = yaml.safe_load((REPO / "_toc.yml").read_text())
-    files = [toc["root"]] + [entry["file"] for part in toc["parts"] for entry in part["chapters"]]
-    return [REPO / f"{file}.ipynb" for file in files if (REPO / f"{file}.ipynb").exists()]
+    return [REPO / f"{file}.ipynb" for file in toc_files() if (REPO / f"{file}.ipynb").exists()]
 
 
 def shown(path: Path) -> str:
