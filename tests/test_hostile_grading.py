@@ -431,7 +431,7 @@ def test_nothing_is_written_outside_the_students_folder(hostile_class):
 def test_without_the_sandbox_grading_says_so_loudly(hostile_class):
     _, run, _, _, problem, *_ = hostile_class
     if not problem:
-        pytest.skip("bubblewrap runs here: test_without_bwrap_grading_warns_or_refuses tests the fallback")
+        pytest.skip("not this machine's path: bubblewrap runs here; test_without_bwrap_grading_warns_or_refuses tests the fallback")
     assert "WARNING: grading WITHOUT a sandbox" in run.stderr
 
 
