@@ -1,0 +1,100 @@
+"""The exercises' test helpers (utils/testing.py): `forbid` enforces a task's "do not call X",
+and warnings reach stdout, where nbgrader does not score them.
+
+That both hold under the real autograder (its guard runs test cells against private copies of
+torch and of these helpers) is checked end to end in tests/test_exercises.py (`h_forbidden`,
+`g_warns`)."""
+import subprocess
+import sys
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch.nn.functional import binary_cross_entropy_with_logits as imported_bce
+
+from utils.testing import ForbiddenCallError, forbid
+
+from .exercise_helpers import REPO
+
+AUTOGRAD = ("torch.autograd.grad", "torch.autograd.backward", "torch.Tensor.backward")
+
+
+def _lstm_inputs():
+    torch.manual_seed(0)
+    cell = torch.nn.LSTMCell(3, 4)
+    return cell, torch.randn(2, 3), (torch.zeros(2, 4), torch.zeros(2, 4))
+
+
+@pytest.mark.parametrize("use, names, named", [
+    (lambda cell, x, state: cell(x, state), ("torch.nn.LSTMCell",), "torch.nn.LSTMCell"),
+    (lambda cell, x, state: torch.nn.LSTMCell(3, 4), ("torch.nn.LSTMCell",), "torch.nn.LSTMCell"),
+    # the function behind nn.LSTMCell, reached through torch._VF
+    (lambda cell, x, state: torch._VF.lstm_cell(x, state, cell.weight_ih, cell.weight_hh),
+     ("torch.lstm_cell",), "torch.lstm_cell"),
+    # imported under another name before the block
+    (lambda cell, x, state: imported_bce(x, torch.ones_like(x)),
+     ("torch.nn.functional.binary_cross_entropy_with_logits",), "torch.nn.functional.binary_cross_entropy_with_logits"),
+    (lambda cell, x, state: torch.nn.BCEWithLogitsLoss()(x, torch.ones_like(x)),
+     ("torch.nn.functional.binary_cross_entropy_with_logits",), "torch.nn.functional.binary_cross_entropy_with_logits"),
+    (lambda cell, x, state: cell(x, state)[0].sum().backward(), AUTOGRAD, "torch.Tensor.backward"),
+    (lambda cell, x, state: torch.autograd.grad(cell(x, state)[0].sum(), x.requires_grad_()), AUTOGRAD,
+     "torch.autograd.grad"),
+    (lambda cell, x, state: torch.func.grad(lambda t: (t * t).sum())(x), AUTOGRAD, "torch.autograd.grad"),
+    # a whole module of Python code: any PyTorch call made from it
+    (lambda cell, x, state: __import__("utils.gan").gan.generator_loss(x), ("utils.gan",), "utils.gan"),
+], ids=["module call", "module created", "torch._VF", "imported name", "loss module", "backward", "autograd.grad",
+        "torch.func", "python module"])
+def test_a_forbidden_use_raises_with_the_rule(use, names, named):
+    cell, x, state = _lstm_inputs()
+    with pytest.raises(ForbiddenCallError) as raised:
+        with forbid(*names, task="Task 2"):
+            use(cell, x, state)
+    assert str(raised.value) == (f"Task 2 asks you not to use {named} (the tests compare your answer with it), "
+                                 f"but your answer used it")
+
+
+def test_other_calls_run_unchanged_inside_the_block():
+    cell, x, state = _lstm_inputs()
+    weights = cell.weight_ih.detach()
+    with forbid("torch.nn.LSTMCell", "torch.lstm_cell", *AUTOGRAD, task="Task 1"):
+        with torch.no_grad():
+            inside = torch.sigmoid(x @ weights.T).tanh()
+    assert torch.equal(inside, torch.sigmoid(x @ weights.T).tanh())
+
+
+def test_the_rule_is_lifted_when_the_block_ends_even_by_an_error():
+    cell, x, state = _lstm_inputs()
+    functional_before = F.binary_cross_entropy_with_logits
+    with pytest.raises(ForbiddenCallError):
+        with forbid("torch.nn.LSTMCell", "torch.nn.functional.binary_cross_entropy_with_logits", task="Task 1"):
+            cell(x, state)
+    assert F.binary_cross_entropy_with_logits is functional_before  # nothing was patched
+    h, c = cell(x, state)  # allowed again after the block
+    assert h.shape == (2, 4) and torch.isfinite(F.binary_cross_entropy_with_logits(x, torch.ones_like(x)))
+
+
+def test_a_use_the_answer_catches_still_fails_the_block():
+    cell, x, state = _lstm_inputs()
+
+    def hides_it():
+        try:
+            return cell(x, state)
+        except Exception:
+            return None
+
+    with pytest.raises(ForbiddenCallError, match="torch.nn.LSTMCell"):
+        with forbid("torch.nn.LSTMCell", task="Task 1"):
+            hides_it()
+
+
+def test_a_name_that_does_not_exist_is_an_error_at_once():
+    with pytest.raises(ValueError, match="'torch.no_such_function' names no module, class or function"):
+        forbid("torch.no_such_function", task="Task 1")
+
+
+def test_warnings_go_to_stdout_once_the_helpers_are_imported():
+    code = "import warnings\nimport utils.testing\nwarnings.warn('a library changed its mind')\n"
+    run = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    assert run.stderr == ""
+    assert "[warning, not an error: it costs no points] UserWarning: a library changed its mind" in run.stdout
