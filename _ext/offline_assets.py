@@ -24,10 +24,14 @@ MERMAID_CLASSIC = "mermaid/mermaid.min.js"
 WIDGETS = ("widgets/require.js", "widgets/embed-amd.js")
 
 
-def use_vendored_assets(app, config) -> None:
-    if not is_current():
+def require_vendored_assets(app) -> None:
+    # Only HTML pages load them: extracting the messages to translate (gettext) needs none.
+    if app.builder.format == "html" and not is_current():
         raise ExtensionError(f"the book's JavaScript is not in {VENDOR_DIR}: run "
                              "`python tools/vendor_book_assets.py` before building the book")
+
+
+def use_vendored_assets(app, config) -> None:
     # Added here, after Jupyter Book read _config.yml: it would add every .js file it finds in
     # a static folder named there to every page.
     config.html_static_path.append(str(VENDOR_DIR))
@@ -73,6 +77,7 @@ def fix_widget_renderer(app, pagename, templatename, context, doctree) -> None:
 def setup(app):
     # After Jupyter Book's own config-inited handlers; before sphinxcontrib-mermaid's page hook.
     app.connect("config-inited", use_vendored_assets, priority=900)
+    app.connect("builder-inited", require_vendored_assets)
     app.connect("html-page-context", load_mermaid_without_modules, priority=600)
     app.connect("html-page-context", fix_widget_renderer, priority=600)  # after myst-nb's
     return {"parallel_read_safe": True, "parallel_write_safe": True}

@@ -1,0 +1,87 @@
+"""The book's editions side by side: a link to the same page in the other languages on every page.
+
+`locales/languages.yml` lists the editions. The English book is `_build/html/`; a translation is
+a copy of the whole book in `_build/html/<code>/`, built from the same sources and execution
+cache with Sphinx's `language` set (`tools/book_i18n.py build`). So page `chapters/x` of edition
+`zh_CN` is `zh_CN/chapters/x.html`, and every page links to its twins with a relative address,
+which works offline and opened as files; the switcher is plain HTML, no script.
+
+Two more things a translated edition needs, done here so that both editions share one
+configuration:
+- `<html lang="zh-CN">`: the theme writes Sphinx's `language` there (`zh_CN`, not a language tag);
+- myst-nb writes notebook outputs (images) to `jupyter_execute/` beside the output folder, which
+  for a translation is inside the English book: they go beside its doctrees instead.
+"""
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
+from book_i18n import SOURCE_LANGUAGE, read_languages  # noqa: E402
+
+TEMPLATE = "language-switcher.html"
+
+
+def edition(config) -> str:
+    """The language of the edition being built: Sphinx's `language` (`en` when unset)."""
+    return config.language or SOURCE_LANGUAGE
+
+
+def add_templates(app, config) -> None:
+    config.templates_path.append(str(Path(__file__).with_name("templates")))
+
+
+def move_notebook_outputs(app) -> None:
+    """myst-nb's output folder beside the doctrees (`_build/jupyter_execute` for English, as before)."""
+    output_folder = Path(app.doctreedir).parent / "jupyter_execute"
+    app.env.mystnb_config = app.env.mystnb_config.copy(output_folder=str(output_folder.resolve()))
+
+
+def edition_prefix(language: str) -> str:
+    """Where an edition lives, relative to the English book's root."""
+    return "" if language == SOURCE_LANGUAGE else f"{language}/"
+
+
+def language_links(app, pagename: str) -> list[dict]:
+    """The same page in every other edition: relative address, name, language tag, tooltip."""
+    languages = read_languages()
+    current = edition(app.config)
+    depth = pagename.count("/") + (0 if current == SOURCE_LANGUAGE else 1)
+    to_root = "../" * depth
+    return [{"url": f"{to_root}{edition_prefix(code)}{pagename}{app.builder.out_suffix}",
+             "name": language["name"], "lang": language["html_lang"], "title": language["switch"]}
+            for code, language in languages.items() if code != current]
+
+
+def add_switcher(app, pagename, templatename, context, doctree) -> None:
+    if app.builder.format != "html":
+        return
+    links = language_links(app, pagename)
+    language = read_languages()[edition(app.config)]
+    context["book_language_links"] = links
+    context["language"] = language["html_lang"]
+    if "search_bar_text" in language:  # Jupyter Book sets an English one for every edition
+        context["theme_search_bar_text"] = language["search_bar_text"]
+    # Before the theme turns this option into a list of templates (html-page-context, priority 500).
+    header_end = context.get("theme_article_header_end") or []
+    if isinstance(header_end, str):
+        header_end = [name.strip() for name in header_end.split(",") if name.strip()]
+    if TEMPLATE not in header_end:
+        context["theme_article_header_end"] = [TEMPLATE, *header_end]
+    context["metatags"] = context.get("metatags", "") + "".join(
+        f'\n<link rel="alternate" hreflang="{link["lang"]}" href="{link["url"]}" />' for link in links)
+
+
+def check_edition(app, config) -> None:
+    languages = read_languages()
+    if edition(config) not in languages:
+        from sphinx.errors import ConfigError
+        raise ConfigError(f"language {edition(config)!r} is not an edition in locales/languages.yml "
+                          f"(editions: {', '.join(languages)})")
+
+
+def setup(app):
+    app.connect("config-inited", add_templates)
+    app.connect("config-inited", check_edition)
+    app.connect("builder-inited", move_notebook_outputs, priority=900)  # after myst-nb sets it
+    app.connect("html-page-context", add_switcher, priority=400)
+    return {"version": "1.0", "parallel_read_safe": True, "parallel_write_safe": True}
