@@ -1,16 +1,23 @@
 """The hidden tests bite: an answer with a small, typical bug loses points.
 
-Each case plants one bug in an instructor solution (a one-line change in one answer cell) and
-runs the notebook as the autograder would, hidden tests included, up to that task's test cell:
-that test cell must fail, which costs its points. The bugs are the ones students make: a
-missing epsilon or zero guard, a forgotten edge case, an off-by-one in a convention. Running in
-process (not through nbgrader) keeps each case to about a second; `tests/test_exercises.py`
-checks separately that nbgrader grades the real submissions.
+Each case plants one bug in an instructor solution (a change of one line or a few in one answer
+cell) and runs that answer and its test cell as the autograder would, hidden tests included:
+the test cell must fail, which costs its points. The bugs are the ones students make: a wrong
+sign, an off-by-one, a mean for a sum, a missing epsilon, clamp, detach or T^2, floor for round,
+a formula that is stable only in float64, an input modified or aliased, a forbidden call.
+
+To keep it quick (it runs in process, not through nbgrader), each solution runs once; every
+case then starts from a copy of the state the solution's run had before that answer cell (its
+names and torch's random state), so a case runs two cells. `tests/test_exercises.py` checks
+separately that nbgrader grades the real submissions.
 """
+import copy
+import functools
 from pathlib import Path
 
 import nbformat
 import pytest
+import torch
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -65,6 +72,90 @@ BUGS = [
      "return x.view(B, H, T, E // H)", "heads cut across positions"),
     ("ex07_attention_transformers", "block", "causal_mask(x.shape[1], x.device))", "None)",
      "a Transformer block without its causal mask"),
+
+    # ---- ex10_applications_challenges ----
+    ("ex10_applications_challenges", "fgsm", "return (x + epsilon * grad.sign())", "return (x - epsilon * grad.sign())",
+     "FGSM steps down the loss"),
+    ("ex10_applications_challenges", "fgsm", ".clamp(0, 1).detach()", ".detach()", "FGSM without the clip to [0, 1]"),
+    ("ex10_applications_challenges", "fgsm", ".clamp(0, 1).detach()", ".clamp(0, 1)",
+     "FGSM result requires grad when x does (no detach)"),
+    ("ex10_applications_challenges", "fgsm", "x_leaf = x.detach().clone().requires_grad_(True)",
+     "x_leaf = x.requires_grad_(True)", "FGSM switches on requires_grad of the caller's x"),
+    ("ex10_applications_challenges", "fgsm", "epsilon * grad.sign()", "epsilon * grad", "FGSM with the raw gradient"),
+    ("ex10_applications_challenges", "fgsm", "return (x + epsilon * grad.sign()).clamp(0, 1).detach()",
+     "import utils.adversarial; return utils.adversarial.fgsm(model, x, y, epsilon)", "FGSM calls the reference"),
+    ("ex10_applications_challenges", "pgd", ".clamp(x - epsilon, x + epsilon).clamp(0, 1)", ".clamp(0, 1)",
+     "PGD forgot the clamp to the epsilon-ball"),
+    ("ex10_applications_challenges", "pgd", ".clamp(x - epsilon, x + epsilon)", ".clamp(x_adv - epsilon, x_adv + epsilon)",
+     "PGD projects onto the ball around the last iterate, not around x"),
+    ("ex10_applications_challenges", "pgd", ".clamp(x - epsilon, x + epsilon).clamp(0, 1)", ".clamp(x - epsilon, x + epsilon)",
+     "PGD forgot the clip to [0, 1]"),
+    ("ex10_applications_challenges", "pgd", "x_adv = x_adv.clone().requires_grad_(True)", "x_adv = x.clone().requires_grad_(True)",
+     "PGD starts every step again from x"),
+    ("ex10_applications_challenges", "pgd", "for _ in range(steps):", "for _ in range(steps - 1):", "PGD takes one step too few"),
+    ("ex10_applications_challenges", "pgd", "    x = x.detach()\n", "", "PGD result requires grad when x does"),
+    ("ex10_applications_challenges", "pgd", "x_adv.detach() + step_size", "x_adv.detach() - step_size", "PGD steps down the loss"),
+    ("ex10_applications_challenges", "pgd", "    return x_adv\n",
+     "    import utils.adversarial; return utils.adversarial.pgd(model, x, y, epsilon, step_size, steps, random_start=False)\n",
+     "PGD calls the reference"),
+    ("ex10_applications_challenges", "integrated_gradients", "(k + 0.5) / steps", "k / steps",
+     "integrated gradients with the left Riemann sum, not the midpoint"),
+    ("ex10_applications_challenges", "integrated_gradients", "return ((x - baseline) * total / steps).detach()",
+     "return (total / steps).detach()", "integrated gradients without the factor (x - baseline)"),
+    ("ex10_applications_challenges", "integrated_gradients", "return ((x - baseline) * total / steps).detach()",
+     "return (x - baseline) * total / steps", "attributions require grad when x does (no detach)"),
+    ("ex10_applications_challenges", "integrated_gradients", "model(point).gather(1, target.view(-1, 1)).sum()",
+     "model(point)[:, target].sum()", "integrated gradients mix the rows (score[:, target])"),
+    ("ex10_applications_challenges", "integrated_gradients", "total / steps", "total", "integrated gradients not divided by m"),
+    ("ex10_applications_challenges", "integrated_gradients", "    return ((x - baseline) * total / steps).detach()\n",
+     "    from captum.attr import IntegratedGradients\n    return IntegratedGradients(model).attribute(x, baselines=baseline, "
+     "target=target, n_steps=steps, method='riemann_middle').detach()\n", "integrated gradients call Captum"),
+    ("ex10_applications_challenges", "completeness_gap", "with torch.no_grad():", "if True:",
+     "the completeness gap requires grad (no torch.no_grad)"),
+    ("ex10_applications_challenges", "completeness_gap", "return (attributions.sum(dim=1) - (score(x) - score(baseline))).abs()",
+     "return attributions.sum(dim=1) - (score(x) - score(baseline))", "the completeness gap without abs"),
+    ("ex10_applications_challenges", "completeness_gap", "(score(x) - score(baseline))", "score(x)",
+     "the completeness gap ignores the baseline's score"),
+    ("ex10_applications_challenges", "completeness_gap", "attributions.sum(dim=1)", "attributions.sum()",
+     "the completeness gap sums the attributions of every row"),
+    ("ex10_applications_challenges", "completeness_gap", ".gather(1, target.view(-1, 1)).squeeze(1)", ".max(dim=1).values",
+     "the completeness gap scores the top class, not the target"),
+    ("ex10_applications_challenges", "fedavg", "state[name] * (n / total)", "state[name] / len(states)",
+     "FedAvg ignores the client sizes"),
+    ("ex10_applications_challenges", "fedavg", "    total = sum(sizes)\n",
+     "    if len(states) == 1:\n        return dict(states[0])\n    total = sum(sizes)\n", "FedAvg of one client aliases its tensors"),
+    ("ex10_applications_challenges", "fedavg", "sum(state[name] * (n / total) for state, n in zip(states, sizes))",
+     "sum(state[name] * n for state, n in zip(states, sizes)) / total", "FedAvg multiplies by n_k first: float32 overflow"),
+    ("ex10_applications_challenges", "fedavg", "if not states or len(states) != len(sizes) or sum(sizes) == 0:",
+     "if len(states) != len(sizes):", "FedAvg accepts no clients and sizes summing to 0"),
+    ("ex10_applications_challenges", "fedavg", "    return {name: sum(",
+     "    import utils.federated; return utils.federated.fedavg_aggregate(states, sizes)\n    return {name: sum(",
+     "FedAvg calls the reference"),
+    ("ex10_applications_challenges", "dqn_target", "gamma * (1.0 - dones) *", "gamma *", "DQN target without terminal masking"),
+    ("ex10_applications_challenges", "dqn_target", "(1.0 - dones)", "dones", "DQN target with the terminal mask inverted"),
+    ("ex10_applications_challenges", "dqn_target", ".max(dim=1).values", ".mean(dim=1)", "DQN target with the mean of Q"),
+    ("ex10_applications_challenges", "dqn_target", ".max(dim=1).values", ".max()", "DQN target with the max over the batch"),
+    ("ex10_applications_challenges", "dqn_target", "return rewards + gamma * (1.0 - dones) * next_q_target.max(dim=1).values",
+     "return rewards.add_(gamma * (1.0 - dones) * next_q_target.max(dim=1).values)", "DQN target adds into the rewards in place"),
+    ("ex10_applications_challenges", "dqn_target", "return rewards + gamma",
+     "import utils.dqn; return utils.dqn.dqn_targets(rewards, next_q_target, dones, gamma)\n    return rewards + gamma",
+     "DQN target calls the reference"),
+    ("ex10_applications_challenges", "dqn_loss", "target_network(next_states)", "q_network(next_states)",
+     "DQN loss bootstraps from the online network, not the target network"),
+    ("ex10_applications_challenges", "dqn_loss", "q_network(states).gather(1, actions.view(-1, 1)).squeeze(1)",
+     "q_network(states).max(dim=1).values", "DQN loss with max_a Q(s, a) instead of the action taken"),
+    ("ex10_applications_challenges", "dqn_loss", "dqn_target(rewards, target_network(next_states), dones, gamma)",
+     "rewards + gamma * target_network(next_states).max(dim=1).values", "DQN loss without terminal masking"),
+    ("ex10_applications_challenges", "dqn_loss", "with torch.no_grad():", "if True:", "DQN loss lets gradient into the target network"),
+    ("ex10_applications_challenges", "dqn_loss", "F.smooth_l1_loss(q_taken, y)", "F.mse_loss(q_taken, y)",
+     "DQN loss with the squared error, not Huber"),
+    ("ex10_applications_challenges", "dqn_loss", "F.smooth_l1_loss(q_taken, y)", "F.smooth_l1_loss(q_taken, y, reduction='sum')",
+     "DQN loss summed, not averaged"),
+    ("ex10_applications_challenges", "dqn_loss", "target_network(next_states)", "target_network(states)",
+     "DQN loss bootstraps from the current states"),
+    ("ex10_applications_challenges", "dqn_loss", "    return F.smooth_l1_loss(q_taken, y)\n",
+     "    loss = F.smooth_l1_loss(q_taken, y)\n    loss.backward(retain_graph=True)\n    return loss\n",
+     "DQN loss calls backward itself"),
 ]
 
 
@@ -76,40 +167,95 @@ def _grade_id(cell):
     return cell.metadata.get("nbgrader", {}).get("grade_id")
 
 
+def _is_answer(cell):
+    return cell.cell_type == "code" and bool(cell.metadata.get("nbgrader", {}).get("solution"))
+
+
+def _is_test(cell):
+    meta = cell.metadata.get("nbgrader", {})
+    return cell.cell_type == "code" and bool(meta.get("grade")) and not meta.get("solution")
+
+
 def _answer_cell(cells, grade_id):
     """The index of the answer cell named ``grade_id``."""
-    matches = [i for i, c in enumerate(cells)
-               if c.metadata.get("nbgrader", {}).get("solution") and c.cell_type == "code" and _grade_id(c) == grade_id]
+    matches = [i for i, c in enumerate(cells) if _is_answer(c) and _grade_id(c) == grade_id]
     assert len(matches) == 1, f"expected one answer cell named {grade_id!r}, found {len(matches)}"
     return matches[0]
 
 
-def points_lost(cells, upto: int) -> tuple[int, list[str]]:
-    """Run the code cells up to and including the graded test cell after index ``upto`` in one
-    namespace, as the autograder does; return the points of the graded cells that raised."""
-    namespace, lost, failures = {"__name__": "__main__"}, 0, []
-    last = next(i for i in range(upto + 1, len(cells)) if cells[i].metadata.get("nbgrader", {}).get("grade")
-                and not cells[i].metadata["nbgrader"].get("solution"))
-    for cell in cells[:last + 1]:
+def _copy(names: dict) -> dict:
+    """A deep copy of a namespace (so a case cannot change what the next one starts from); what
+    cannot be copied (modules) is shared."""
+    memo, copied = {}, {}
+    for key, value in names.items():
+        try:
+            copied[key] = copy.deepcopy(value, memo)
+        except Exception:  # noqa: BLE001 - a module, or another object that is fine to share
+            copied[key] = value
+    return copied
+
+
+@functools.cache
+def solution_run(assignment):
+    """Run the solution's code cells in one namespace, as the autograder does. Returns its cells,
+    the test cells that failed, and for each answer cell the state before it."""
+    cells, failures, starts = _cells(assignment), [], {}
+    namespace = {"__name__": "__main__"}
+    for i, cell in enumerate(cells):
         if cell.cell_type != "code":
             continue
-        meta = cell.metadata.get("nbgrader", {})
+        if _is_answer(cell):
+            starts[i] = (_copy({k: v for k, v in namespace.items() if k != "__builtins__"}), torch.get_rng_state())
         try:
             exec(compile(cell.source, str(_grade_id(cell)), "exec"), namespace)
-        except Exception as error:  # noqa: BLE001 - a failing test cell is what we look for
-            if meta.get("grade") and not meta.get("solution"):
-                lost += meta.get("points", 0)
+        except Exception as error:  # noqa: BLE001 - reported by the test
+            if _is_test(cell):
                 failures.append(f"{_grade_id(cell)}: {type(error).__name__}: {error}")
+    return cells, failures, starts
+
+
+def points_lost(assignment, answer: int, source: str) -> tuple[int, list[str]]:
+    """Run answer cell ``answer`` with ``source`` in place of its own, then the cells after it up
+    to and including its test cell, from the state the solution's run had before it; return the
+    points of the test cells that raised, and what they raised."""
+    cells, _, starts = solution_run(assignment)
+    names, rng_state = starts[answer]
+    namespace = {"__name__": "__main__", **_copy(names)}
+    torch.set_rng_state(rng_state)
+    test = next(i for i in range(answer + 1, len(cells)) if _is_test(cells[i]))
+    lost, failures = 0, []
+    for i in range(answer, test + 1):
+        if cells[i].cell_type != "code":
+            continue
+        try:
+            exec(compile(source if i == answer else cells[i].source, str(_grade_id(cells[i])), "exec"), namespace)
+        except Exception as error:  # noqa: BLE001 - a failing test cell is what we look for
+            if not _is_test(cells[i]):  # the answer itself must run: a typo in a case proves nothing
+                raise AssertionError(f"cell {_grade_id(cells[i])} raised {type(error).__name__}: {error}") from error
+            lost += cells[i].metadata["nbgrader"].get("points", 0)
+            failures.append(f"{_grade_id(cells[i])}: {type(error).__name__}: {error}")
     return lost, failures
+
+
+@functools.cache
+def _solution_passes_from_its_start(assignment, answer: int) -> tuple[int, list[str]]:
+    return points_lost(assignment, answer, solution_run(assignment)[0][answer].source)
 
 
 @pytest.mark.parametrize("assignment, grade_id, line, bug, what", BUGS, ids=[f"{b[0][:4]}-{b[4]}" for b in BUGS])
 def test_a_planted_bug_loses_points(assignment, grade_id, line, bug, what):
-    cells = _cells(assignment)
+    cells, failures, _ = solution_run(assignment)
+    assert not failures, f"the instructor's solution itself fails: {failures}"
     i = _answer_cell(cells, grade_id)
     assert cells[i].source.count(line) == 1, f"the solution no longer has the line {line!r}: update this case"
-    lost, _ = points_lost(cells, i)
-    assert lost == 0, "the instructor's solution itself fails a test"
-    cells[i].source = cells[i].source.replace(line, bug)
-    lost, failures = points_lost(cells, i)
+    assert _solution_passes_from_its_start(assignment, i) == (0, []), "the solution fails when run from its start"
+    lost, failures = points_lost(assignment, i, cells[i].source.replace(line, bug))
     assert lost > 0, f"{assignment}: the bug '{what}' earns full marks; add a hidden test that catches it"
+
+
+def test_every_answer_cell_has_at_least_four_planted_bugs():
+    for assignment in sorted({row[0] for row in BUGS}):
+        for cell in _cells(assignment):
+            if _is_answer(cell):
+                count = sum(1 for row in BUGS if row[:2] == (assignment, _grade_id(cell)))
+                assert count >= 4, f"{assignment}: answer cell {_grade_id(cell)!r} has {count} planted bugs, expected 4 or more"
