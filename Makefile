@@ -1,5 +1,6 @@
 # Two commands do all the set-up on a fresh machine:
 #   make book   create .venv, install the course, build the HTML book into _build/html
+#               (and its Chinese edition into _build/html/zh_CN)
 #   make test   create .venv, install the course, run the whole test suite
 # TORCH picks the PyTorch build installed first (the version the course is tested with);
 # e.g. `make book TORCH='torch>=2.4'` to take the newest release instead.
@@ -19,15 +20,22 @@ BOOK_JOBS ?= 2
 TEST_JOBS ?= auto
 export BOOK_JOBS
 
-.PHONY: book test lab install clean release collect zip-collect autograde feedback grades bench-grading
+.PHONY: book translations test lab install clean release collect zip-collect autograde feedback grades bench-grading
 
 # Chapters run only when their code changed (cached in _build/.jupyter_cache), BOOK_JOBS at once.
 # MathJax, mermaid and the widget renderer are served from the book itself (fetched once from npm
-# into _vendor/), so it reads offline.
+# into _vendor/), so it reads offline. Then each translation (locales/languages.yml), rendered
+# from the same cache into _build/html/<language>/, e.g. the Chinese edition in _build/html/zh_CN/.
 book: $(STAMP)
 	$(PY) tools/vendor_book_assets.py
 	$(PY) tools/execute_chapters.py --jobs $(BOOK_JOBS)
 	$(VENV)/bin/jupyter-book build . --warningiserror --nitpick --keep-going
+	$(PY) tools/book_i18n.py build --warningiserror --nitpick
+
+# After editing English text (a page or an exercise's instructions): bring the message catalogs
+# locales/<language>/LC_MESSAGES/ up to date (CONTRIBUTING.md, "Translating the book").
+translations: $(STAMP)
+	$(PY) tools/book_i18n.py update
 
 # Test files run in parallel (one file per worker at a time); the table at the end shows where
 # the time went.
@@ -55,6 +63,7 @@ clean:
 ASSIGNMENT ?=
 release: $(STAMP)
 	$(PY) -m instructor release $(ASSIGNMENT)
+	$(PY) tools/exercise_i18n.py release $(ASSIGNMENT)
 collect: $(STAMP)
 	$(PY) -m instructor collect $(ASSIGNMENT) $(ZIP)
 autograde: $(STAMP)

@@ -1,5 +1,6 @@
 """The book, built once per test run: chapters executed into Jupyter Book's cache (a few at a time,
-only those whose code changed), then the HTML built from that cache with warnings as errors.
+only those whose code changed), then the HTML built from that cache with warnings as errors, the
+English book in ``_build/html`` and each translation in ``_build/html/<language>/``.
 
 Tests that need the built book take the ``book_html`` fixture; the root ``conftest.py`` sends them
 all to one pytest-xdist worker, so the book is built once even when tests run in parallel.
@@ -44,4 +45,9 @@ def book_html(chapter_runs) -> Path:
     assert result.returncode == 0, result.stdout[-5000:] + result.stderr[-5000:]
     # Every chapter came from the cache filled above: none was executed a second time.
     assert "Executing notebook" not in result.stdout, "the build executed a notebook the cache should have held"
+    # The translations (the Chinese edition in _build/html/zh_CN/), rendered from the same cache.
+    translated = subprocess.run([sys.executable, str(REPO / "tools" / "book_i18n.py"), "build", "--all",
+                                 "--warningiserror", "--nitpick"], capture_output=True, text=True, timeout=3600)
+    assert translated.returncode == 0, translated.stdout[-5000:] + translated.stderr[-5000:]
+    assert "Executing notebook" not in translated.stdout, "the translated build executed a notebook"
     return REPO / "_build" / "html"

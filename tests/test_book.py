@@ -48,3 +48,63 @@ def test_launch_and_download_buttons_and_bibliography(book_html):
     bibliography = (book_html / "chapters" / "bibliography.html").read_text()
     assert "Rumelhart" in bibliography and "Learning representations by back-propagating errors" in bibliography
     assert 'href="bibliography.html#id' in page  # citations link to their entries
+
+
+# ---- The Chinese edition (issue 29): _build/html/zh_CN/, rendered from the same runs ----------
+
+ZH = "zh_CN"
+SWITCHER = re.compile(r'class="btn btn-sm book-language-link" href="([^"]+)"')
+PRE = re.compile(r'<div class="highlight"><pre>(.*?)</pre>', re.S)
+
+
+def search_index(folder) -> dict:
+    import json
+
+    text = (folder / "searchindex.js").read_text()
+    return json.loads(text[text.index("(") + 1:text.rindex(")")])
+
+
+def test_chinese_edition_has_every_page_in_chinese(book_html):
+    for file in toc_files():
+        english, chinese = (book_html / f"{file}.html").read_text(), (book_html / ZH / f"{file}.html").read_text()
+        assert '<html lang="en"' in english, file
+        assert '<html lang="zh-CN"' in chinese, f"{file}: the Chinese page is not marked lang=zh-CN"
+    preface = (book_html / ZH / "chapters" / "00_preface.html").read_text()
+    assert "<h1>深度学习实战" in preface and "如何阅读" in preface  # the translated preface
+    assert "基础" in preface and "附录" in preface  # the table of contents' captions
+    assert 'placeholder="搜索本书……"' in preface  # the search box
+    assert 'title="全屏模式"' in preface  # a label translated by the theme itself
+
+
+def test_language_switcher_leads_to_the_same_page(book_html):
+    for file in [*toc_files(), "search", "genindex"]:
+        for here, there in [(book_html, book_html / ZH), (book_html / ZH, book_html)]:
+            page = here / f"{file}.html"
+            links = SWITCHER.findall(page.read_text())
+            assert len(links) == 1, f"{page.relative_to(book_html)}: {len(links)} language links"
+            assert not links[0].startswith(("/", "http")), f"{page}: the link is not relative"
+            assert (page.parent / links[0]).resolve() == (there / f"{file}.html").resolve(), (page, links[0])
+
+
+def test_chinese_pages_keep_the_code_and_outputs_of_the_english(book_html):
+    """One execution serves both editions: each chapter's code and printed outputs are the same."""
+    for file in toc_files():
+        if not (REPO / f"{file}.ipynb").exists():
+            continue
+        english, chinese = (book_html / f"{file}.html").read_text(), (book_html / ZH / f"{file}.html").read_text()
+        assert PRE.findall(english) == PRE.findall(chinese), f"{file}: code or outputs differ between the editions"
+        assert english.count('class="cell_output') == chinese.count('class="cell_output') > 0, file
+        assert "Traceback" not in chinese, file
+
+
+def test_chinese_search_index_holds_whole_terms(book_html):
+    """Sphinx splits Chinese into words with jieba; the glossary's terms are kept whole."""
+    import yaml
+
+    index = search_index(book_html / ZH)
+    hits = index["terms"].get("反向传播", [])  # a document number, or a list of them
+    found = {index["docnames"][i] for i in (hits if isinstance(hits, list) else [hits])}
+    assert "chapters/00_preface" in found, found
+    translated = yaml.safe_load((REPO / "locales" / "languages.yml").read_text())[ZH].get("translated", [])
+    if "chapters/02_backprop_optimization" in translated:
+        assert "chapters/02_backprop_optimization" in found, found

@@ -3,7 +3,11 @@
 The book, served over HTTP and opened as files, with every request that would leave the machine
 blocked (so it also reads offline): each page loads without script errors or failed requests,
 its formulas are typeset, its diagrams drawn, its images loaded and its citations lead to the
-bibliography; the search page finds a term. A screenshot of each page goes to _build/screenshots/.
+bibliography; the search page finds a term. The same for every page of the Chinese edition
+(_build/html/zh_CN/), whose Chinese text must be drawn with real glyphs, not missing-glyph boxes
+(Debian: fonts-noto-cjk); the language switcher leads from every page to its twin and back, and
+the Chinese search finds a term inside a sentence. A screenshot of each page goes to
+_build/screenshots/.
 
 JupyterLab, in a throwaway copy of the course: the nbgrader extension's Validate button fails
 the released exercise and passes it with the solutions filled in; Formgrader lists the
@@ -115,10 +119,15 @@ def source_of(page: str) -> Path:
 
 @pytest.mark.parametrize("page", PAGES)
 def test_book_page(book, book_html, page):
+    check_page(book, book_html, page, edition="")
+
+
+def check_page(book, book_html, page: str, edition: str) -> None:
+    """Open one page of an edition ("" for English, "zh_CN/" for Chinese) and list what is wrong."""
     mode, base, tab, log = book
-    assert (book_html / f"{page}.html").exists(), f"{page}.html is missing from the built book"
+    assert (book_html / f"{edition}{page}.html").exists(), f"{edition}{page}.html is missing from the built book"
     log.take()
-    tab.goto(f"{base}{page}.html", wait_until="load")
+    tab.goto(f"{base}{edition}{page}.html", wait_until="load")
     tab.wait_for_function(WAIT_FOR_MATH)
     tab.evaluate("() => window.MathJax?.startup?.promise")  # resolves once the page is typeset
     tab.wait_for_function(WAIT_FOR_DIAGRAMS)
@@ -130,30 +139,97 @@ def test_book_page(book, book_html, page):
     cited = tab.evaluate(CITATION_LINKS)
     if "{cite" in source_of(page).read_text() and not cited:
         problems.append("cites references, but no citation links to the bibliography")
-    bibliography_ids = set(re.findall(r'id="([^"]+)"', (book_html / "chapters" / "bibliography.html").read_text()))
+    bibliography_ids = set(re.findall(r'id="([^"]+)"', (book_html / edition / "chapters" / "bibliography.html")
+                                      .read_text()))
     problems += [f"citation links to a missing bibliography entry: #{ref}" for ref in cited
                  if ref not in bibliography_ids]
+
+    if edition.startswith("zh"):
+        problems += tab.evaluate(MISSING_GLYPHS)
 
     if mode == "http":
         shots = book_html.parent / "screenshots"
         shots.mkdir(exist_ok=True)
-        tab.screenshot(path=shots / f"{page.replace('/', '_')}.png", full_page=True)
+        tab.screenshot(path=shots / f"{(edition + page).replace('/', '_')}.png", full_page=True)
     problems += log.take()
-    assert not problems, f"{page}.html ({mode}):\n  " + "\n  ".join(problems)
+    assert not problems, f"{edition}{page}.html ({mode}):\n  " + "\n  ".join(problems)
 
 
-def test_search_finds_a_term(book):
+def search(book, edition: str, term: str) -> list[str]:
+    """The pages the search page of an edition lists for ``term`` (it fails on a page problem)."""
     mode, base, tab, log = book
     log.take()
-    tab.goto(f"{base}search.html?q={SEARCH_TERM}", wait_until="load")
+    tab.goto(f"{base}{edition}search.html?q={term}", wait_until="load")
     results = tab.locator("#search-results ul.search li")
     results.first.wait_for()
     pages = results.locator("a").evaluate_all("links => links.map(a => a.getAttribute('href'))")
-    assert any("chapters/" in href for href in pages), f"search for {SEARCH_TERM!r} ({mode}) found {pages}"
     problems = log.take()
     if mode == "file":  # Sphinx fetches each found page for a summary: refused from a file page
         problems = [p for p in problems if not re.search(r"CORS policy|net::ERR_FAILED|Failed to fetch", p)]
-    assert not problems, f"search.html ({mode}):\n  " + "\n  ".join(problems)
+    assert not problems, f"{edition}search.html ({mode}):\n  " + "\n  ".join(problems)
+    return pages
+
+
+def test_search_finds_a_term(book):
+    pages = search(book, "", SEARCH_TERM)
+    assert any("chapters/" in href for href in pages), f"search for {SEARCH_TERM!r} ({book[0]}) found {pages}"
+
+
+# ---- The Chinese edition (_build/html/zh_CN/) -------------------------------------------------
+
+ZH = "zh_CN/"
+ZH_SEARCH_TERM = "反向传播"  # backpropagation: inside a sentence, found only when jieba splits the text
+
+# Chinese characters of the page drawn with its own font, compared with a character no font has
+# (U+10FFFD, private use): the same bitmap means a missing-glyph box. Without CJK fonts
+# (fonts-noto-cjk), every character draws that box.
+MISSING_GLYPHS = r"""() => {
+    const article = document.querySelector('article') || document.body;
+    const chars = [...new Set(article.innerText.match(/[\u4e00-\u9fff]/g) || [])].slice(0, 12);
+    if (!chars.length) return ['no Chinese text on the page'];
+    const canvas = document.createElement('canvas');
+    canvas.width = canvas.height = 48;
+    const context = canvas.getContext('2d', {willReadFrequently: true});
+    context.font = `32px ${getComputedStyle(article.querySelector('p') || article).fontFamily}`;
+    const draw = (text) => {
+        context.clearRect(0, 0, 48, 48);
+        context.fillText(text, 4, 36);
+        return context.getImageData(0, 0, 48, 48).data.join('');
+    };
+    const box = draw('\u{10FFFD}');
+    const boxes = chars.filter(c => draw(c) === box);
+    if (boxes.length || new Set(chars.map(draw)).size < chars.length) {
+        return [`Chinese characters drawn as missing-glyph boxes: ${boxes.join('') || chars.join('')}`];
+    }
+    return [];
+}"""
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_chinese_book_page(book, book_html, page):
+    check_page(book, book_html, page, edition=ZH)
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_language_switcher_reaches_the_same_page(book, page):
+    """From each page to its twin in the other language and back, by clicking the switcher."""
+    mode, base, tab, log = book
+    log.take()
+    tab.goto(f"{base}{page}.html", wait_until="load")
+    for edition, lang in [(ZH, "zh-CN"), ("", "en")]:
+        tab.locator("a.book-language-link").first.click()
+        tab.wait_for_url(f"{base}{edition}{page}.html")
+        assert tab.evaluate("document.documentElement.lang") == lang
+    problems = log.take()
+    assert not problems, f"{page} ({mode}):\n  " + "\n  ".join(problems)
+
+
+def test_chinese_search_finds_a_term(book):
+    translated = yaml.safe_load((REPO / "locales" / "languages.yml").read_text())["zh_CN"].get("translated", [])
+    expected = "chapters/02_backprop_optimization" if "chapters/02_backprop_optimization" in translated \
+        else "chapters/00_preface"
+    pages = search(book, ZH, ZH_SEARCH_TERM)
+    assert any(expected in href for href in pages), f"search for {ZH_SEARCH_TERM!r} ({book[0]}) found {pages}"
 
 
 # ---- JupyterLab ----------------------------------------------------------------------------

@@ -1,6 +1,6 @@
 """The book's translations: Sphinx's gettext catalogs in `locales/`, and each translated edition.
 
-    python tools/book_i18n.py build [--warningiserror] [--nitpick]   # _build/html/<code>/ per language
+    python tools/book_i18n.py build [--warningiserror] [--nitpick] [--all]  # _build/html/<code>/
     python tools/book_i18n.py update                                  # `make translations`
     python tools/book_i18n.py extract DIR                             # only the .pot templates, into DIR
 
@@ -10,9 +10,11 @@ command calls, with Sphinx's `language` set): it executes no notebook, and stops
 the cache (`tools/execute_chapters.py` fills it). Messages without a translation stay English.
 
 `update` extracts every page's messages (`sphinx-build -b gettext`: headings, paragraphs,
-admonitions, captions, table cells; not code, not outputs) into `_build/gettext/`, then merges
-them into `locales/<code>/LC_MESSAGES/<page>.po` with sphinx-intl: a new message arrives empty,
-a changed one arrives fuzzy with the old translation as its starting point.
+admonitions, captions, table cells; not code, not outputs) and every exercise's instructions
+(tools/exercise_i18n.py) into `_build/gettext/`, then merges them into
+`locales/<code>/LC_MESSAGES/<page>.po` and `.../exercises/<assignment>.po` with sphinx-intl: a
+new message arrives empty, a changed one arrives fuzzy with the old translation as its starting
+point.
 """
 import argparse
 import csv
@@ -97,7 +99,7 @@ def search_words(path: Path) -> Path:
 
 
 def sphinx(builder: str, outdir: Path, doctreedir: Path, overrides: dict, *, warningiserror=False,
-           nitpick=False) -> int:
+           nitpick=False, fresh=False) -> int:
     """`jupyter-book build` with another builder, output folder or configuration values."""
     from jupyter_book.sphinx import build_sphinx
 
@@ -105,7 +107,7 @@ def sphinx(builder: str, outdir: Path, doctreedir: Path, overrides: dict, *, war
                  **({"nitpicky": True} if nitpick else {}), **overrides}
     result = build_sphinx(REPO, outdir, noconfig=True, path_config=str(REPO / "_config.yml"),
                           confoverrides=overrides, doctreedir=doctreedir, builder=builder,
-                          warningiserror=warningiserror, keep_going=True)
+                          warningiserror=warningiserror, keep_going=True, freshenv=fresh)
     if isinstance(result, Exception):  # build_sphinx has printed it
         return 1
     return result
@@ -127,7 +129,7 @@ def uncached_notebooks() -> list[str]:
     return missing
 
 
-def build(warningiserror: bool, nitpick: bool) -> int:
+def build(warningiserror: bool, nitpick: bool, fresh: bool = False) -> int:
     missing = uncached_notebooks()
     if missing:
         print(f"not in the execution cache (run tools/execute_chapters.py first): {', '.join(missing)}",
@@ -141,17 +143,24 @@ def build(warningiserror: bool, nitpick: bool) -> int:
         if code.startswith("zh"):
             overrides["html_search_options"] = {"dict": str(search_words(BUILD / code / "search_words.txt"))}
         status = sphinx("html", BUILD / "html" / code, BUILD / code / ".doctrees", overrides,
-                        warningiserror=warningiserror, nitpick=nitpick)
+                        warningiserror=warningiserror, nitpick=nitpick, fresh=fresh)
         if status:
             return status
     return 0
 
 
 def extract(pot_dir: Path) -> int:
-    """Every page's messages, as `<page>.pot` under `pot_dir`. Notebooks are read, not run:
-    their outputs are never translated."""
-    return sphinx("gettext", pot_dir, pot_dir / ".doctrees",
-                  {"nb_execution_mode": "off", "suppress_warnings": ["mystnb.unknown_mime_type", "mystnb.glue"]})
+    """Every page's messages, as `<page>.pot` under `pot_dir` (notebooks are read, not run: their
+    outputs are never translated), and every exercise's, as `exercises/<assignment>.pot`."""
+    from exercise_i18n import extract as extract_exercises
+
+    # Without outputs the glued values are missing (the messages hold only their placeholders).
+    suppressed = yaml.safe_load((REPO / "_config.yml").read_text())["sphinx"]["config"].get("suppress_warnings", [])
+    status = sphinx("gettext", pot_dir, pot_dir / ".doctrees",
+                    {"nb_execution_mode": "off", "suppress_warnings": [*suppressed, "mystnb.glue"]})
+    if not status:
+        extract_exercises(pot_dir)
+    return status
 
 
 def update() -> int:
@@ -170,12 +179,13 @@ def main() -> int:
     build_parser = commands.add_parser("build", help="build every translated edition into _build/html/<code>/")
     build_parser.add_argument("--warningiserror", action="store_true", help="fail on any warning")
     build_parser.add_argument("--nitpick", action="store_true", help="warn about every missing reference")
+    build_parser.add_argument("--all", action="store_true", help="read every page again (as jupyter-book --all)")
     commands.add_parser("update", help="extract the messages and merge them into locales/")
     extract_parser = commands.add_parser("extract", help="only extract the messages (.pot files)")
     extract_parser.add_argument("pot_dir", type=Path)
     args = parser.parse_args()
     if args.command == "build":
-        return build(args.warningiserror, args.nitpick)
+        return build(args.warningiserror, args.nitpick, args.all)
     if args.command == "update":
         return update()
     return extract(args.pot_dir.resolve())

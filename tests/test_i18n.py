@@ -1,0 +1,276 @@
+"""The translations (issue 29): in step with the English, complete where they say so, true to the
+glossary, and a translated exercise graded exactly like the English one.
+
+- The catalogs in ``locales/<code>/LC_MESSAGES/`` hold every message the English pages and the
+  exercises have now (extracted afresh here, as ``make translations`` does), and no catalog is
+  left for a page that is gone: an English edit lands with ``make translations``.
+- Every page listed under ``translated`` in ``locales/languages.yml`` has every message
+  translated and none fuzzy; its translations keep the message's formulas, inline code,
+  references and glued values as they are, and use the glossary's Chinese
+  (``chapters/glossary.csv``: the ``chinese`` column or its ``variants``) wherever the English
+  uses a term that has one meaning (``AMBIGUOUS`` lists the others).
+- A Chinese release of an exercise has the English release's cells, ids, grade ids, points and
+  code, with valid checksums; graded in one gradebook with English submissions, the solution
+  earns full marks and the untouched release zero, as in English.
+"""
+import re
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
+import nbformat
+import pytest
+from babel.messages.pofile import read_po
+
+from .exercise_helpers import REPO, assignments, instructor, make_course, solved, submit
+
+sys.path.insert(0, str(REPO / "tools"))
+from book_i18n import LOCALES, SOURCE_LANGUAGE, chinese_terms, glossary, read_languages, translations  # noqa: E402
+from exercise_i18n import has_words, translate  # noqa: E402
+
+LANGUAGES = translations()
+TRANSLATED = [(code, page) for code in LANGUAGES for page in read_languages()[code].get("translated", [])]
+
+# Glossary terms whose English word has another everyday or technical meaning in the book, so
+# that its Chinese depends on the sentence: not checked.
+AMBIGUOUS = {
+    "bias": "a layer's bias is 偏置; in statistics and fairness (chapter 10) it is 偏差 or 偏见",
+    "kernel": "卷积核 in a convolution, but also the Jupyter kernel (内核)",
+    "precision": "the metric 精确率, but also floating-point precision (精度)",
+    "recall": "the metric 召回率, but also chapter 6's recall task",
+    "compute": "算力 as a noun, but most often the verb",
+    "attention": "注意力机制 and 注意力 are both right",
+    "key": "an everyday word as well as attention's key",
+    "value": "an everyday word as well as attention's value",
+    "query": "an everyday word as well as attention's query",
+    "candidate": "an everyday word as well as the LSTM's candidate",
+}
+
+# What a translation must carry over unchanged: math, inline code, MyST roles and substitutions.
+KEPT = re.compile(r"\$\$.*?\$\$|\$[^$\n]+\$|\{[\w:-]+\}`[^`]*`|`[^`\n]+`|\{\{[^}]*\}\}", re.DOTALL)
+# Left out when looking for English terms: the above, links' addresses and HTML tags.
+NOT_PROSE = re.compile(KEPT.pattern + r"|\]\([^)]*\)|https?://\S+|<[^>]+>", re.DOTALL)
+
+
+def read_catalog(path: Path):
+    with path.open("rb") as f:
+        return read_po(f)
+
+
+def domains(folder: Path, suffix: str) -> dict[str, Path]:
+    """`chapters/01_foundations` -> its catalog (or template) under ``folder``."""
+    return {str(p.relative_to(folder).with_suffix("")): p for p in folder.rglob(f"*{suffix}")
+            if ".doctrees" not in p.parts}
+
+
+@pytest.fixture(scope="module")
+def templates(tmp_path_factory) -> dict[str, set[str]]:
+    """The messages of the English pages and exercises as they are now: domain -> message ids."""
+    pot_dir = tmp_path_factory.mktemp("gettext")
+    result = subprocess.run([sys.executable, str(REPO / "tools" / "book_i18n.py"), "extract", str(pot_dir)],
+                            capture_output=True, text=True, timeout=1200)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    found = {domain: {m.id for m in read_catalog(path) if m.id} for domain, path in domains(pot_dir, ".pot").items()}
+    assert "chapters/00_preface" in found and "exercises/ex01_foundations" in found, sorted(found)
+    return found
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_catalogs_hold_every_english_message(templates, language):
+    catalogs = domains(LOCALES / language / "LC_MESSAGES", ".po")
+    problems = []
+    for domain, ids in sorted(templates.items()):
+        if domain not in catalogs:
+            problems.append(f"{domain}: no catalog")
+            continue
+        missing = ids - {m.id for m in read_catalog(catalogs[domain]) if m.id}
+        if missing:
+            problems.append(f"{domain}: {len(missing)} message(s) not in the catalog, e.g. {sorted(missing)[0][:80]!r}")
+    stale = sorted(set(catalogs) - set(templates))
+    if stale:
+        problems.append(f"catalogs of pages that no longer exist (delete them): {stale}")
+    assert not problems, "the catalogs are behind the English text: run `make translations`\n  " + "\n  ".join(problems)
+
+
+def test_translated_pages_exist():
+    for language, page in TRANSLATED:
+        assert (LOCALES / language / "LC_MESSAGES" / f"{page}.po").exists(), f"{language}: no catalog for {page}"
+
+
+def translated_messages(language: str, page: str):
+    """The messages of a page that must be translated: those with words (not only math or code)."""
+    return [m for m in read_catalog(LOCALES / language / "LC_MESSAGES" / f"{page}.po") if m.id and has_words(m.id)]
+
+
+@pytest.mark.parametrize("language, page", TRANSLATED)
+def test_every_message_is_translated(language, page):
+    messages = translated_messages(language, page)
+    assert messages, f"{page} has no messages"
+    untranslated = [m.id for m in messages if not m.string]
+    fuzzy = [m.id for m in messages if m.string and m.fuzzy]
+    assert not untranslated and not fuzzy, (
+        f"{language}/{page} is listed as translated in locales/languages.yml, but has "
+        f"{len(untranslated)} untranslated and {len(fuzzy)} fuzzy message(s), e.g. "
+        f"{(untranslated + fuzzy)[0][:120]!r}")
+
+
+@pytest.mark.parametrize("language, page", TRANSLATED)
+def test_translations_keep_formulas_code_and_references(language, page):
+    problems = []
+    for m in translated_messages(language, page):
+        lost = Counter(KEPT.findall(m.id)) - Counter(KEPT.findall(m.string))
+        if m.string and lost:
+            problems.append(f"{m.id[:60]!r}: the translation changes or drops {sorted(lost)[:3]}")
+    assert not problems, "\n".join(problems)
+
+
+def normalised(text: str) -> str:
+    """Lower case, British spelling (optimizer -> optimiser), so one form matches both."""
+    return re.sub(r"iz(e|ing|ation|er)", r"is\1", text.lower())
+
+
+def is_name(form: str) -> bool:
+    """An acronym or a name (GPU, ReLU, Adam): a translation may keep it as it is."""
+    return " " not in form and any(c.isupper() for c in form)
+
+
+def glossary_forms() -> list[tuple[str, dict]]:
+    """(English form, its glossary row), longest first, for every unambiguous term and alias."""
+    forms = []
+    for row in glossary():
+        if row["english"].lower() in AMBIGUOUS:
+            continue
+        aliases = [a.strip() for a in re.split(r"[;|]", row.get("aliases") or "") if a.strip()]
+        forms += [(form, row) for form in [row["english"], *aliases]]
+    return sorted(forms, key=lambda pair: -len(pair[0]))
+
+
+def term_pattern(form: str) -> re.Pattern:
+    plural = r"(?:s|es)?" if form[-1].isalpha() else ""
+    if is_name(form):  # case matters: "GPU", not "gpu"
+        return re.compile(rf"(?<![\w-]){re.escape(form)}{plural}(?![\w-])")
+    return re.compile(rf"(?<![\w-]){re.escape(normalised(form))}{plural}(?![\w-])")
+
+
+def missing_terms(english: str, chinese: str, forms) -> list[str]:
+    """The glossary terms of ``english`` whose Chinese ``chinese`` lacks."""
+    prose = NOT_PROSE.sub(" ", english)
+    claimed, missing = [], []
+    for form, row in forms:
+        text = prose if is_name(form) else normalised(prose)
+        for match in term_pattern(form).finditer(text):
+            if any(match.start() < end and start < match.end() for start, end in claimed):
+                continue  # part of a longer term ("weight" in "weight decay")
+            claimed.append(match.span())
+            terms, notes = chinese_terms(row)
+            accepted = terms + notes + ([form] if is_name(form) else [])
+            if not any(term in chinese for term in accepted):
+                missing.append(f"{match.group(0)!r} -> {' / '.join(terms)}")
+    return missing
+
+
+def test_the_terminology_check_can_fail():
+    forms = glossary_forms()
+    assert missing_terms("Backpropagation computes the gradients.", "反向传播计算梯度。", forms) == []
+    assert missing_terms("Backpropagation computes the gradients.", "逆传播计算梯度。", forms) != []
+    assert missing_terms("We add weight decay.", "我们加上权重衰减。", forms) == []  # "weight" inside the longer term
+    assert missing_terms("On a GPU, `gradient` is $x$.", "在 GPU 上，`gradient` 是 $x$。", forms) == []
+    assert missing_terms("The optimizer", "优化器", forms) == []  # American spelling of "optimiser"
+
+
+@pytest.mark.parametrize("language, page", [(code, page) for code, page in TRANSLATED if code.startswith("zh")])
+def test_translations_use_the_glossary_terms(language, page):
+    forms = glossary_forms()
+    problems = [f"{m.id[:70]!r}: {', '.join(missing)}" for m in translated_messages(language, page)
+                if m.string and (missing := missing_terms(m.id, m.string, forms))]
+    assert not problems, (f"{language}/{page}: translations without the glossary's term (chapters/glossary.csv; "
+                          "add a variant there if a textbook term is right):\n  " + "\n  ".join(problems))
+
+
+# ---- exercises -------------------------------------------------------------------------------
+
+def marked(nb) -> dict[str, str]:
+    """A stand-in catalog translating every instruction paragraph of ``nb`` (so a test can see it)."""
+    from exercise_i18n import messages
+
+    return {message: f"〔译〕{message}" for message, _ in messages(nb)}
+
+
+def grading_view(cell) -> dict:
+    meta = dict(cell.metadata.get("nbgrader", {}))
+    meta.pop("checksum", None)
+    return {"id": cell.get("id"), "type": cell.cell_type, "nbgrader": meta,
+            "source": cell.source if cell.cell_type == "code" else None}
+
+
+@pytest.mark.parametrize("assignment", assignments())
+def test_a_translated_release_keeps_every_cell_but_the_instructions(assignment):
+    from nbgrader.utils import compute_checksum
+
+    english = nbformat.read(REPO / "exercises" / assignment / f"{assignment}.ipynb", as_version=4)
+    chinese = translate(english, marked(english))
+    assert [grading_view(c) for c in chinese.cells] == [grading_view(c) for c in english.cells]
+    for before, after in zip(english.cells, chinese.cells):
+        if "checksum" in after.metadata.get("nbgrader", {}):
+            assert after.metadata.nbgrader.checksum == compute_checksum(after), "stale checksum"
+        if before.cell_type == "code" or before.metadata.get("nbgrader", {}).get("solution"):
+            assert after == before  # code, tests and answer cells byte for byte, checksums included
+    changed = [c for b, c in zip(english.cells, chinese.cells) if c.source != b.source]
+    assert changed and all(c.cell_type == "markdown" for c in changed)
+    assert english == nbformat.read(REPO / "exercises" / assignment / f"{assignment}.ipynb", as_version=4)
+
+
+EXERCISE = "ex01_foundations"
+
+
+@pytest.fixture(scope="module")
+def bilingual_class(tmp_path_factory):
+    """One gradebook, English and Chinese submissions of one exercise, graded in one run."""
+    course = make_course(tmp_path_factory.mktemp("bilingual"))
+    result = instructor(course, "release", EXERCISE)
+    assert result.returncode == 0, result.stderr
+    tool = subprocess.run([sys.executable, str(REPO / "tools" / "exercise_i18n.py"), "release", EXERCISE,
+                           "--course", str(course)], capture_output=True, text=True, timeout=300)
+    assert tool.returncode == 0, tool.stdout + tool.stderr
+    english = nbformat.read(course / "exercises" / EXERCISE / f"{EXERCISE}.ipynb", as_version=4)
+    for code in LANGUAGES:  # the tool's release from the committed catalogs, beside the English one
+        assert (course / f"exercises_{code}" / EXERCISE / f"{EXERCISE}.ipynb").exists()
+    chinese = translate(english, marked(english))
+    source = nbformat.read(course / "solutions" / EXERCISE / f"{EXERCISE}.ipynb", as_version=4)
+    submit(course, "en_solution", EXERCISE, solved(english, source))
+    submit(course, "en_release", EXERCISE, english)
+    submit(course, "zh_solution", EXERCISE, solved(chinese, source))
+    submit(course, "zh_release", EXERCISE, chinese)
+    run = instructor(course, "autograde", EXERCISE, "--cell-timeout", "60")
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    return course, chinese, source, run
+
+
+def test_a_translated_release_is_graded_like_the_english_one(bilingual_class):
+    from nbgrader.api import Gradebook
+
+    from instructor.course import Course
+
+    course, _, _, run = bilingual_class
+    with Gradebook(Course.load(course).db_url) as gradebook:
+        scores = {s.student.id: (s.code_score, s.max_code_score) for s in gradebook.assignment_submissions(EXERCISE)}
+    maximum = scores["en_solution"][1]
+    assert maximum > 0
+    assert scores["zh_solution"] == scores["en_solution"] == (maximum, maximum)
+    assert scores["zh_release"] == scores["en_release"] == (0, maximum)
+    assert "flagged  zh_" not in run.stdout, run.stdout  # a translated release is not "changed from the release"
+
+
+def test_validate_accepts_a_translated_release(bilingual_class, tmp_path):
+    """The Validate button compares each read-only cell with its checksum: the translated cells'
+    checksums must match their text."""
+    _, chinese, source, _ = bilingual_class
+    nbformat.write(solved(chinese, source), tmp_path / "solved.ipynb")
+    result = subprocess.run([sys.executable, "-m", "nbgrader", "validate", "solved.ipynb"], cwd=tmp_path,
+                            capture_output=True, text=True, timeout=300)
+    assert "Success! Your notebook passes all the tests." in result.stdout, result.stdout + result.stderr
+
+
+def test_the_source_language_is_not_a_translation():
+    assert SOURCE_LANGUAGE not in LANGUAGES and LANGUAGES
