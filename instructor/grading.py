@@ -6,10 +6,11 @@ course's helpers, a limit is too tight) and the run stops before it records anyt
 
 For every student, in three steps:
 
-1. **prepare** (here, one student after another): check that the notebook is a notebook, run
-   nbgrader's sanitizing preprocessors on it (clear outputs, drop duplicated cell ids, restore
-   every locked and test cell from the gradebook), scan the answers for code that touches the
-   interpreter (:mod:`instructor.scan`), and copy the result into a private working folder;
+1. **prepare** (here, one student after another): read the notebook (a regular file, not a
+   link, not larger than ``c.Sandbox.max_notebook_mb``), build the notebook to grade from the
+   release with only the student's answers in it (:mod:`instructor.assemble`), scan the
+   answers for code that touches the interpreter (:mod:`instructor.scan`), and write the
+   result into a private working folder; every step is linear in the size of the file;
 2. **execute** (a worker process per student, ``-j`` at a time): run the notebook in a jailed
    kernel (:mod:`instructor.worker`, :mod:`instructor.sandbox`); a worker that fails or runs
    past ``c.Sandbox.notebook_timeout`` fails that student only;
@@ -18,7 +19,9 @@ For every student, in three steps:
    is then stored in ``autograded/``.
 
 The run ends with a summary of who was graded, who failed and why, and who is flagged for
-review; the flags are written to ``autograded/review-<assignment>.txt``.
+review; the flags are written to ``autograded/review-<assignment>.txt``. Both are written before
+the grading folder is removed (:func:`instructor.files.remove_tree`), and each student's folder
+is removed as soon as the student is recorded.
 
 ``--shard K/N`` grades the students whose name hashes to slice K of N, so that N machines
 sharing one gradebook (``NBGRADER_DB_URL`` pointing at PostgreSQL) grade a class together; each
@@ -39,13 +42,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
-from nbconvert.preprocessors import Preprocessor
 from nbgrader.api import Gradebook, MissingEntry
 from sqlalchemy.exc import DBAPIError, SAWarning
-from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata, ClearOutput, DeduplicateIds,
-                                    IgnorePattern, LimitOutput, OverwriteCells, OverwriteKernelspec, SaveAutoGrades)
+from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata, IgnorePattern, LimitOutput, OverwriteCells,
+                                    SaveAutoGrades)
+from nbgrader.utils import parse_utc
 
+from .assemble import SetupError, Template, Unmatched, assemble, load_templates
 from .course import Course
+from .files import MiB, UnsafeFile, printable, read_regular, remove_tree
 from .kernel import is_test_cell
 from .limits import Cgroup, CgroupMode, detect, remove_parents, to_spec
 from .sandbox import MISSING_PROTECTION, Sandbox, find_bwrap, sandbox_problem
@@ -57,17 +62,8 @@ from .worker import end_leftover_processes
 WORKERS = multiprocessing.get_context("forkserver")
 WORKERS.set_forkserver_preload(["instructor.worker"])
 
-class DropEmptyMetadata(Preprocessor):
-    """DeduplicateIds leaves ``{}`` as the nbgrader metadata of a pasted duplicate, which
-    CheckCellMetadata then rejects (stopping stock nbgrader's whole run): make it a plain cell."""
-
-    def preprocess_cell(self, cell, resources, index):
-        if cell.metadata.get("nbgrader") == {}:
-            del cell.metadata["nbgrader"]
-        return cell, resources
-
-
-SANITIZE = (ClearOutput, DeduplicateIds, DropEmptyMetadata, OverwriteKernelspec, OverwriteCells, CheckCellMetadata)
+# The assembled notebook takes each cell's metadata (points, checksum) from the gradebook too.
+SANITIZE = (OverwriteCells, CheckCellMetadata)
 RECORD = (IgnorePattern, LimitOutput, SaveAutoGrades, AssignLatePenalties)
 
 
@@ -89,7 +85,7 @@ class Job:
     folder: Path  # private to this student; only folder/work is visible to its kernel
     notebooks: list[str]  # notebook names (without .ipynb)
     flags: list[str]
-    missing_tests: dict[str, list[str]]  # notebook -> grade ids of deleted test cells
+    timestamp: str = ""  # the submission's timestamp.txt, where it has a valid one
     marker: str = field(default_factory=lambda: secrets.token_hex(8))
 
     @property
@@ -124,6 +120,11 @@ def autograde(course: Course, assignment: str, students: list[str], cell_timeout
         print(f"{assignment} is not in the gradebook: run `python -m instructor release {assignment}` first",
               file=sys.stderr)
         return 1
+    try:
+        templates = load_templates(course, assignment)
+    except SetupError as error:
+        print(f"cannot grade {assignment}: {error}", file=sys.stderr)
+        return 1
     sandbox = Sandbox(config=course.config)
     jobs = max(1, jobs or os.cpu_count() or 1)
     grading_root = Path(tempfile.mkdtemp(prefix="course-grading-"))
@@ -141,18 +142,34 @@ def autograde(course: Course, assignment: str, students: list[str], cell_timeout
         settings = {"course": str(course.root), "grading_root": str(grading_root), "bwrap": bwrap,
                     "threads": max(1, (os.cpu_count() or 1) // jobs), "cell_timeout": cell_timeout,
                     "cgroups": cgroups}
-        broken = check_environment(course, assignment, grading_root, settings, sandbox)
+        broken = check_environment(course, assignment, templates, grading_root, settings, sandbox)
         if broken:
             print(f"the grading environment is broken: {broken}\nnobody was graded: fix the environment (or the "
                   f"solution) and grade again", file=sys.stderr)
             return 1
         print(f"grading {len(students)} submissions of {assignment}, {jobs} at a time, "
               f"{'in the bubblewrap sandbox' if bwrap else 'WITHOUT a sandbox (resource limits only)'}", flush=True)
-        outcomes = _grade_class(course, assignment, students, grading_root, settings, sandbox, jobs)
-    finally:
-        shutil.rmtree(grading_root, ignore_errors=True)
-        remove_parents(cgroups)
-    return _summarize(course, assignment, outcomes, sandboxed=bwrap is not None)
+        outcomes = _grade_class(course, assignment, templates, students, grading_root, settings, sandbox, jobs)
+        return _summarize(course, assignment, outcomes, sandboxed=bwrap is not None)
+    finally:  # after the summary and the review file: a failure here cannot lose them
+        _clean_up(grading_root, cgroups)
+
+
+def _discard(folder: Path) -> None:
+    try:
+        remove_tree(folder)
+    except OSError as error:  # left for the final clean-up, which says so if it fails too
+        print(f"could not remove {folder} yet ({type(error).__name__}: {error})", file=sys.stderr)
+
+
+def _clean_up(grading_root: Path, cgroups: CgroupMode) -> None:
+    """Remove the grading folder (sanitized notebooks with the hidden tests) and the control groups."""
+    try:
+        remove_tree(grading_root)
+    except OSError as error:
+        print(f"WARNING: could not remove the grading folder {grading_root} ({type(error).__name__}: {error}); "
+              f"it holds the hidden tests: remove it by hand", file=sys.stderr)
+    remove_parents(cgroups)
 
 
 def limits_in_force(sandbox: Sandbox, cgroups: CgroupMode, bwrap: str | None, cell_timeout) -> str:
@@ -169,11 +186,12 @@ def limits_in_force(sandbox: Sandbox, cgroups: CgroupMode, bwrap: str | None, ce
     return "limits per student:\n" + "".join(f"  {line}\n" for line in lines)
 
 
-def check_environment(course: Course, assignment: str, grading_root: Path, settings: dict, sandbox: Sandbox) -> str:
+def check_environment(course: Course, assignment: str, templates: dict[str, Template], grading_root: Path,
+                      settings: dict, sandbox: Sandbox) -> str:
     """Grade the source notebook as a student in the same sandbox; '' when it passes every test,
     else which test failed and why."""
-    job = prepare(course, assignment, "(the solution)", grading_root / "solution",
-                  submitted=course.folder("source") / assignment)
+    job = prepare(course, templates, "(the solution)", grading_root / "solution", sandbox.max_notebook_mb,
+                  (course.folder("source"), assignment))
     if isinstance(job, Outcome):
         return f"the solution could not be prepared: {job.reason}"
     problem = execute(job, settings, sandbox)
@@ -189,12 +207,14 @@ def check_environment(course: Course, assignment: str, grading_root: Path, setti
     return ""
 
 
-def _grade_class(course, assignment, students, grading_root, settings, sandbox, jobs) -> list[Outcome]:
+def _grade_class(course, assignment, templates, students, grading_root, settings, sandbox, jobs) -> list[Outcome]:
     outcomes, pending = [], []
     for index, student in enumerate(students):
-        prepared = prepare(course, assignment, student, grading_root / f"{index:04d}")
+        prepared = prepare(course, templates, student, grading_root / f"{index:04d}", sandbox.max_notebook_mb,
+                           (course.folder("submitted"), student, assignment))
         if isinstance(prepared, Outcome):
             outcomes.append(_report(prepared))
+            _discard(grading_root / f"{index:04d}")
         else:
             pending.append(prepared)
     with ThreadPoolExecutor(jobs) as pool:
@@ -205,65 +225,57 @@ def _grade_class(course, assignment, students, grading_root, settings, sandbox, 
             outcome = Outcome(job.student, "failed", problem, flags=job.flags) if problem else record(course,
                                                                                                      assignment, job)
             outcomes.append(_report(outcome))
+            _discard(job.folder)  # the student's hidden-test copy, channel folder and executed notebook
     order = {student: i for i, student in enumerate(students)}
     return sorted(outcomes, key=lambda o: order[o.student])
 
 
 # ---- 1. prepare ------------------------------------------------------------------------------
 
-def prepare(course: Course, assignment: str, student: str, folder: Path,
-            submitted: Path | None = None) -> "Job | Outcome":
-    """Sanitize the submission (in ``submitted``, by default the student's) into ``folder``, with
-    the assignment's files in ``folder/work``; an Outcome (failed) when that is impossible."""
-    submitted = submitted or course.folder("submitted") / student / assignment
-    source = course.folder("source") / assignment
+def prepare(course: Course, templates: dict[str, Template], student: str, folder: Path, max_notebook_mb: int,
+            submitted: tuple) -> "Job | Outcome":
+    """Build the notebooks to grade from the release and the answers found in the submission
+    (``submitted``: a trusted folder, then the path below it) into ``folder``, with the
+    assignment's files in ``folder/work``; an Outcome (failed) when that is impossible."""
+    root, *below = submitted
     folder.mkdir(parents=True)
     (folder / "channel").mkdir()
-    workdir = folder / "work"
     # Only the notebooks and the assignment's own files: nothing else a student put there (an
     # IPython startup file, a module shadowing torch) reaches the kernel.
-    shutil.copytree(source, workdir, ignore=shutil.ignore_patterns("*.ipynb", *course.coursedir.ignore))
-    job = Job(student, folder, [], [], {})
-    for notebook in course.source_notebooks(assignment):
-        name = notebook.stem
-        path = submitted / notebook.name
-        if not path.exists():
-            return Outcome(student, "failed", f"missing {notebook.name}")
+    shutil.copytree(course.folder("source") / below[-1], folder / "work",
+                    ignore=shutil.ignore_patterns("*.ipynb", *course.coursedir.ignore))
+    job = Job(student, folder, [], [], timestamp=_timestamp(root, below))
+    for name, template in templates.items():
         try:
-            nb = nbformat.reads(path.read_text(encoding="utf-8", errors="replace"), as_version=4)
-            nbformat.validate(nb)
-        except Exception as error:  # nbformat raises JSON, validation and reader errors of many kinds
-            return Outcome(student, "failed", f"{notebook.name} is not a valid notebook ({type(error).__name__}: "
-                                              f"{(str(error).splitlines() or [''])[0][:120]})")
-        job.flags += _structure_flags(nb, name)
-        resources = {"nbgrader": {"db_url": course.db_url, "assignment": assignment, "notebook": name,
+            submission = read_regular(root, *below, f"{name}.ipynb", limit=max_notebook_mb * MiB)
+            nb, differences = assemble(template, submission)
+        except UnsafeFile as error:
+            return Outcome(student, "failed", str(error).replace("/".join(below) + "/", ""))
+        except Unmatched as error:
+            return Outcome(student, "failed", f"{name}.ipynb {error}")
+        resources = {"nbgrader": {"db_url": course.db_url, "assignment": below[-1], "notebook": name,
                                   "student": student}}
         try:
             for preprocessor in SANITIZE:
                 nb, resources = preprocessor(config=course.config).preprocess(nb, resources)
         except Exception as error:
-            return Outcome(student, "failed", f"{notebook.name} could not be prepared for grading "
+            return Outcome(student, "failed", f"{name}.ipynb could not be prepared for grading "
                                               f"({type(error).__name__}: {str(error)[:150]})")
-        job.missing_tests[name] = _missing_tests(course, assignment, name, nb)
-        job.flags += [f"{name}: deleted test cell {grade_id} (scores 0)" for grade_id in job.missing_tests[name]]
+        job.flags += [f"{name}: {note}" for note in differences]
         job.flags += [f"{name}: {finding}" for finding in scan_notebook(nb)]
-        nbformat.write(nb, folder / notebook.name)  # outside work/: the kernel never sees the hidden tests
+        nbformat.write(nb, folder / f"{name}.ipynb")  # outside work/: the kernel never sees the hidden tests
         job.notebooks.append(name)
     return job
 
 
-def _structure_flags(nb, name: str) -> list[str]:
-    ids = [c.metadata.get("nbgrader", {}).get("grade_id") for c in nb.cells if c.metadata.get("nbgrader")]
-    duplicated = sorted({i for i in ids if i and ids.count(i) > 1})
-    return [f"{name}: cell {grade_id} appears {ids.count(grade_id)} times (the last one is graded)"
-            for grade_id in duplicated]
-
-
-def _missing_tests(course: Course, assignment: str, notebook: str, nb) -> list[str]:
-    present = {c.metadata["nbgrader"]["grade_id"] for c in nb.cells if is_test_cell(c)}
-    with Gradebook(course.db_url) as gradebook:
-        expected = [c.name for c in gradebook.find_notebook(notebook, assignment).grade_cells if c.cell_type == "code"]
-    return sorted(set(expected) - present)
+def _timestamp(root: Path, below: list[str]) -> str:
+    """The submission's timestamp.txt (as nbgrader's exchange writes it), if it is a valid one."""
+    try:
+        text = read_regular(root, *below, "timestamp.txt", limit=1024).decode("utf-8").strip()
+        parse_utc(text)
+        return text
+    except (UnsafeFile, UnicodeDecodeError, ValueError, OverflowError):
+        return ""
 
 
 def _released(course: Course, assignment: str) -> bool:
@@ -349,12 +361,11 @@ def record(course: Course, assignment: str, job: Job) -> Outcome:
 
 
 def _save(course: Course, assignment: str, job: Job) -> None:
-    submitted = course.folder("submitted") / job.student / assignment
     autograded = course.folder("autograded") / job.student / assignment
     with Gradebook(course.db_url) as gradebook:
         gradebook.update_or_create_student(job.student)
-        timestamp = course.coursedir.get_existing_timestamp(str(submitted))
-        gradebook.update_or_create_submission(assignment, job.student, **({"timestamp": timestamp} if timestamp else {}))
+        timestamp = {"timestamp": parse_utc(job.timestamp)} if job.timestamp else {}
+        gradebook.update_or_create_submission(assignment, job.student, **timestamp)
     shutil.rmtree(autograded, ignore_errors=True)
     autograded.mkdir(parents=True)
     for name in job.notebooks:
@@ -363,18 +374,9 @@ def _save(course: Course, assignment: str, job: Job) -> None:
                                   "student": job.student}}
         for preprocessor in RECORD:
             nb, resources = preprocessor(config=course.config).preprocess(nb, resources)
-        _zero_missing_tests(course, assignment, job.student, name, job.missing_tests[name])
         nbformat.write(nb, autograded / f"{name}.ipynb")
-    if (submitted / "timestamp.txt").exists():
-        shutil.copy2(submitted / "timestamp.txt", autograded)
-
-
-def _zero_missing_tests(course: Course, assignment: str, student: str, notebook: str, grade_ids: list[str]) -> None:
-    with Gradebook(course.db_url) as gradebook:
-        for grade_id in grade_ids:
-            grade = gradebook.find_grade(grade_id, notebook, assignment, student)
-            grade.auto_score, grade.needs_manual_grade = 0, False
-        gradebook.db.commit()
+    if job.timestamp:
+        (autograded / "timestamp.txt").write_text(job.timestamp + "\n")
 
 
 def autograded_score(course: Course, assignment: str, student: str) -> tuple[float, float]:
@@ -392,7 +394,7 @@ def autograded_score(course: Course, assignment: str, student: str) -> tuple[flo
 def _report(outcome: Outcome) -> Outcome:
     detail = f"{outcome.score:g} / {outcome.max_score:g}" if outcome.status == "graded" else outcome.reason
     flagged = f"  [flagged: {len(outcome.flags)}]" if outcome.flags else ""
-    print(f"{outcome.student:24s} {outcome.status:7s} {detail}{flagged}", flush=True)
+    print(f"{printable(outcome.student):24s} {outcome.status:7s} {printable(detail, 300)}{flagged}", flush=True)
     return outcome
 
 
@@ -402,12 +404,14 @@ def _summarize(course: Course, assignment: str, outcomes: list[Outcome], sandbox
     print(f"\n{assignment}: {len(outcomes) - len(failed)} graded, {len(failed)} failed, {len(flagged)} flagged "
           f"for review ({'sandboxed' if sandboxed else 'NOT sandboxed'})")
     for o in failed:
-        print(f"  failed   {o.student}: {o.reason}")
+        print(f"  failed   {printable(o.student)}: {printable(o.reason, 300)}")
     if flagged:
         report = course.folder("autograded") / f"review-{assignment}.txt"
         report.parent.mkdir(parents=True, exist_ok=True)
-        report.write_text("\n".join(f"{o.student}\n" + "".join(f"  {flag}\n" for flag in o.flags) for o in flagged))
+        report.write_text("\n".join(f"{printable(o.student)}\n" + "".join(f"  {printable(flag, 300)}\n"
+                                                                          for flag in o.flags) for o in flagged))
         for o in flagged:
-            print(f"  flagged  {o.student}: {o.flags[0]}" + (f" (+{len(o.flags) - 1} more)" if len(o.flags) > 1 else ""))
+            print(f"  flagged  {printable(o.student)}: {printable(o.flags[0], 200)}"
+                  + (f" (+{len(o.flags) - 1} more)" if len(o.flags) > 1 else ""))
         print(f"  review the flagged answers: {report.relative_to(course.root)}")
     return int(bool(failed))

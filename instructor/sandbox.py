@@ -54,6 +54,8 @@ class Sandbox(Configurable):
     cgroups = Bool(True, help="limit memory and processes per student with control groups where possible "
                               "(see instructor/limits.py)").tag(config=True)
     notebook_timeout = Float(900, help="seconds a whole notebook may take, kernel start included").tag(config=True)
+    max_notebook_mb = Int(20, help="largest submitted notebook that is read at all, in MiB (a larger one fails "
+                                   "that student before it is parsed)").tag(config=True)
     network = Bool(False, help="let kernels reach the network (off: a sandboxed kernel has none)").tag(config=True)
     readable_paths = List(Unicode(), ["utils"], help="course paths (relative to the course folder) that graded "
                                                      "code may read: the helpers its tests import").tag(config=True)

@@ -13,17 +13,24 @@ out and the assertions that only it can make are skipped, with the reason.
 """
 import hashlib
 import html
+import json
+import os
 import re
 import shutil
+import subprocess
+import sys
 import uuid
+from types import SimpleNamespace
 
 import nbformat
 import psutil
 import pytest
 from nbgrader.api import Gradebook
 
+from instructor.assemble import assemble, load_templates
 from instructor.course import Course
 from instructor.feedback import hidden_lines
+from instructor.files import UnsafeFile, read_regular, remove_tree
 from instructor.limits import detect, remove_parents
 from instructor.sandbox import Sandbox, sandbox_problem
 
@@ -34,7 +41,8 @@ RUN_ID = uuid.uuid4().hex[:12]
 DAEMON_MARKER = f"hostile-daemon-{RUN_ID}"
 XSS_MARKER = "<script>alert('xss-marker')</script>"
 # The class's limits: small, so that the submissions that exceed them stay quick.
-LIMITS = {"memory_mb": 2048, "max_processes": 64, "disk_mb": 100, "interrupt_grace": 3, "notebook_timeout": 300}
+LIMITS = {"memory_mb": 2048, "max_processes": 64, "disk_mb": 100, "interrupt_grace": 3, "notebook_timeout": 300,
+          "max_notebook_mb": 4}
 CELL_TIMEOUT = 30
 
 
@@ -217,6 +225,59 @@ sigmoid = sigmoid_grad = mse_loss = mse_grad = mlp_forward = gradient_descent_st
 """
 
 
+# In every answer cell: the set-up's test helpers as no-ops, and answers that solve nothing.
+NO_OP_HELPERS = """
+assert_tensor_close = assert_raises = lambda *args, **kwargs: None
+def sigmoid(z):
+    return z
+sigmoid_grad = mse_loss = mse_grad = mlp_forward = sigmoid
+def gradient_descent_step(X, y, w, b, lr):
+    return w, b
+"""
+
+# Folders nested 1,500 deep in the kernel's channel folder, the only grader folder it can write.
+NESTED_FOLDERS = """
+import os, sys
+os.chdir(os.path.dirname(sys.argv[sys.argv.index("-f") + 1]))
+for _ in range(1500):
+    os.mkdir("d")
+    os.chdir("d")
+"""
+
+
+def with_setup(release, change):
+    """``hostile(release, NO_OP_HELPERS)`` with its set-up cell changed by ``change(nb, setup_cell)``."""
+    nb = hostile(release, NO_OP_HELPERS)
+    change(nb, next(c for c in nb.cells if c.metadata["nbgrader"]["grade_id"] == "setup"))
+    return nb
+
+
+def _move_to_the_end(nb, cell):
+    nb.cells.remove(cell)
+    nb.cells.append(cell)
+
+
+def _unmark(nb, cell):
+    del cell.metadata["nbgrader"]
+
+
+def _rename(nb, cell):
+    cell.metadata["nbgrader"]["grade_id"] = "my_setup"
+
+
+SETUP_CHANGES = {"moved": _move_to_the_end, "unmarked": _unmark, "renamed": _rename}
+
+
+def many_cells(nb, count: int = 20_000) -> str:
+    """``nb`` as compact JSON with ``count`` more cells, every other one a copy of a test cell."""
+    test = next(c for c in nb.cells if c.metadata["nbgrader"].get("grade"))
+    extra = [{"cell_type": "raw", "id": f"x{i}", "metadata": dict(test.metadata) if i % 2 else {}, "source": ""}
+             for i in range(count)]
+    data = nbformat.from_dict(nb)
+    data.cells = [*map(dict, data.cells), *extra]
+    return json.dumps(data)
+
+
 def course_attack(course, sentinels) -> str:
     """Everything stock nbgrader let an answer do to the course, the instructor and the machine."""
     writes = "\n".join(f"    _try(lambda: open({str(p)!r}, 'w').write('pwned'))" for p in sentinels)
@@ -293,12 +354,32 @@ def hostile_class(tmp_path_factory):
         startup.mkdir(parents=True)
         (startup / "00-cheat.py").write_text("assert_tensor_close = lambda *a, **k: None\n")
         (path.parent / "utils.py").write_text("raise SystemExit('shadowed')\n")
+    submit(course, "u_setup_moved_helpers_no_ops", EX, with_setup(release, _move_to_the_end))
+    unmatched = solved(release, source)
+    for cell in unmatched.cells:
+        if cell.metadata["nbgrader"].get("solution"):
+            del cell.metadata["nbgrader"]
+    submit(course, "v_answers_unmarked", EX, unmatched)
+    linked = course / "submitted" / "w_links_to_the_solution" / EX
+    linked.mkdir(parents=True)
+    (linked / f"{EX}.ipynb").symlink_to(course / "solutions" / EX / f"{EX}.ipynb")
+    (course / "submitted" / "w_folder_links_to_solutions").mkdir()
+    (course / "submitted" / "w_folder_links_to_solutions" / EX).symlink_to(course / "solutions" / EX)
+    huge = nbformat.from_dict(release)
+    huge.cells[0].source += "\n" + "x" * (5 * 1024 ** 2)
+    submit(course, "x_too_large", EX, huge)
+    submit(course, "y_many_cells_nests_folders", EX, raw=many_cells(hostile(release, NESTED_FOLDERS)))
     submit(course, "z_solution_last", EX, solved(release, source))
 
     before = _fingerprint(course)
-    run = instructor(course, "autograde", EX, "-j", "2", "--cell-timeout", str(CELL_TIMEOUT))
+    tmp = root / "tmp"  # where the grading folder is made
+    tmp.mkdir()
+    run = subprocess.run([sys.executable, "-m", "instructor", "autograde", EX, "-j", "2", "--cell-timeout",
+                          str(CELL_TIMEOUT)], cwd=course, capture_output=True, text=True, timeout=1800,
+                         env={**os.environ, "TMPDIR": str(tmp)})
     feedback = instructor(course, "feedback", EX)
-    return Course.load(course), run, feedback, before, problem, sentinels, cgroup_problem
+    return SimpleNamespace(course=Course.load(course), run=run, feedback=feedback, before=before, problem=problem,
+                           sentinels=sentinels, cgroup_problem=cgroup_problem, tmp=tmp, release=release)
 
 
 def _fingerprint(course) -> dict[str, str]:
@@ -324,13 +405,13 @@ def _output(course: Course, student: str) -> str:
 
 
 def test_solutions_get_full_marks_first_and_last(hostile_class):
-    course, run, *_ = hostile_class
+    course, run = hostile_class.course, hostile_class.run
     scores = _scores(course)
     assert scores["a_solution_first"] == 8 and scores["z_solution_last"] == 8, run.stdout + run.stderr
 
 
 def test_release_and_every_hostile_submission_score_zero(hostile_class):
-    course, run, *_ = hostile_class
+    course, run = hostile_class.course, hostile_class.run
     scores = _scores(course)
     students = [p.name for p in course.folder("submitted").iterdir() if p.is_dir()]
     for student in students:
@@ -340,14 +421,14 @@ def test_release_and_every_hostile_submission_score_zero(hostile_class):
 
 def test_a_hook_set_while_a_test_runs_fails_that_test(hostile_class):
     """The trace function is gone when the test ends, and the answer is right: the test still fails."""
-    course, run, *_ = hostile_class
+    course, run = hostile_class.course, hostile_class.run
     assert _scores(course)["t_trace_hook_while_tested"] == 6, run.stdout
     report = (course.folder("autograded") / f"review-{EX}.txt").read_text()
     assert "settrace called while the test ran" in report.split("t_trace_hook_while_tested\n")[1], report
 
 
 def test_the_run_prints_the_limits_in_force(hostile_class):
-    _, run, _, _, problem, _, cgroup_problem = hostile_class
+    run, problem, cgroup_problem = hostile_class.run, hostile_class.problem, hostile_class.cgroup_problem
     assert "limits per student:" in run.stdout
     whole = "memory: 2048 MiB for the whole sandbox" in run.stdout
     assert whole == (not cgroup_problem), run.stdout
@@ -356,14 +437,14 @@ def test_the_run_prints_the_limits_in_force(hostile_class):
 
 def test_a_kernel_that_ignores_the_interrupt_is_killed_within_seconds(hostile_class):
     """Without the kill it would run to the notebook limit and fail for that reason instead."""
-    _, run, *_ = hostile_class
+    run = hostile_class.run
     line = _lines(run)["o_ignores_interrupts"]
     assert "failed" in line and f"past its {CELL_TIMEOUT} s limit and ignored the interrupt" in line, line
     assert "its kernel was killed" in line, line
 
 
 def test_memory_and_processes_are_limited_per_student(hostile_class):
-    course, run, _, _, _, _, cgroup_problem = hostile_class
+    course, run, cgroup_problem = hostile_class.course, hostile_class.run, hostile_class.cgroup_problem
     if cgroup_problem:
         pytest.skip(f"no control group can be made here: {cgroup_problem}")
     lines = _lines(run)
@@ -377,7 +458,7 @@ def test_memory_and_processes_are_limited_per_student(hostile_class):
 
 
 def test_disk_is_limited_per_student(hostile_class):
-    course, run, _, _, problem, *_ = hostile_class
+    course, problem = hostile_class.course, hostile_class.problem
     if problem:
         pytest.skip(f"bubblewrap cannot run here, so there is no size-limited working folder: {problem}")
     written = re.search(r"megabytes written: (\d+) of 300", _output(course, "r_fills_the_disk"))
@@ -385,7 +466,7 @@ def test_disk_is_limited_per_student(hostile_class):
 
 
 def test_broken_submissions_fail_clearly_and_the_run_goes_on(hostile_class):
-    course, run, *_ = hostile_class
+    course, run = hostile_class.course, hostile_class.run
     assert run.returncode == 1, run.stdout + run.stderr
     lines = _lines(run)
     assert "not a valid notebook" in lines["c_invalid_json"]
@@ -396,9 +477,11 @@ def test_broken_submissions_fail_clearly_and_the_run_goes_on(hostile_class):
 
 
 def test_tampering_is_flagged_for_review(hostile_class):
-    course, *_ = hostile_class
+    course = hostile_class.course
     report = (course.folder("autograded") / f"review-{EX}.txt").read_text()
-    for student, expected in [("d_pasted_and_deleted_tests", "deleted test cell"),
+    for student, expected in [("d_pasted_and_deleted_tests", "deleted or unmarked cells: test_mse"),
+                              ("d_pasted_and_deleted_tests", "cell test_sigmoid appears 2 times"),
+                              ("u_setup_moved_helpers_no_ops", "moved out of the release's order"),
                               ("e_ipython_hooks", "adds an AST transformer"),
                               ("e_ipython_hooks", "the test guard undid"),
                               ("f_fake_tensor", "defines __torch_function__"),
@@ -409,8 +492,104 @@ def test_tampering_is_flagged_for_review(hostile_class):
     assert "a_solution_first\n" not in report and "z_solution_last\n" not in report, report
 
 
+# ---- the release's structure is graded, with only the answers taken from the submission --------
+
+def test_a_moved_set_up_cell_and_no_op_helpers_earn_nothing(hostile_class):
+    """Graded as submitted (set-up last, helpers as no-ops in the first answer) this scored 8 / 8."""
+    course, run = hostile_class.course, hostile_class.run
+    assert "graded  0 / 8" in _lines(run)["u_setup_moved_helpers_no_ops"], run.stdout
+    nb = nbformat.read(course.folder("autograded") / "u_setup_moved_helpers_no_ops" / EX / f"{EX}.ipynb", 4)
+    assert [c.metadata["nbgrader"]["grade_id"] for c in nb.cells] == [
+        c.metadata["nbgrader"]["grade_id"] for c in hostile_class.release.cells]
+
+
+@pytest.mark.parametrize("change", sorted(SETUP_CHANGES))
+def test_the_graded_notebook_is_the_release_with_the_answers_only(hostile_class, change):
+    """A moved, unmarked or renamed set-up cell changes nothing in what is graded: the source's
+    cells in the source's order (tests with their hidden part), the student's answers in them."""
+    submission = with_setup(hostile_class.release, SETUP_CHANGES[change])
+    answers = {c.metadata["nbgrader"]["grade_id"]: c.source for c in submission.cells
+               if c.metadata.get("nbgrader", {}).get("solution")}
+    graded, notes = assemble(load_templates(hostile_class.course, EX)[EX], nbformat.writes(submission).encode())
+    assert notes, "the change is reported for review"
+    source = nbformat.read(REPO / "solutions" / EX / f"{EX}.ipynb", as_version=4)
+    for built, expected in zip(graded.cells, source.cells, strict=True):
+        gid = expected.metadata["nbgrader"]["grade_id"]
+        assert built.metadata["nbgrader"]["grade_id"] == gid
+        assert built.source == answers.get(gid, expected.source), gid
+
+
+def test_answers_that_cannot_be_matched_fail_with_the_reason(hostile_class):
+    line = _lines(hostile_class.run)["v_answers_unmarked"]
+    assert "failed" in line and "cannot be matched to the release: no answer cell with grade id sigmoid" in line
+
+
+# ---- no submission stalls or blinds the run ---------------------------------------------------
+
+def test_symbolic_links_are_not_followed(hostile_class):
+    """Followed, the first scored 8 / 8 with the full solution in its graded copy."""
+    lines = _lines(hostile_class.run)
+    assert "failed  ex01_foundations.ipynb is a symbolic link" in lines["w_links_to_the_solution"]
+    assert "failed  folder ex01_foundations is a symbolic link" in lines["w_folder_links_to_solutions"]
+    assert "w_links_to_the_solution" not in _scores(hostile_class.course)
+
+
+def test_a_notebook_far_larger_than_the_release_is_refused_unread(hostile_class):
+    line = _lines(hostile_class.run)["x_too_large"]
+    assert "failed" in line and "more than the 4 MiB a submitted file may have: not read" in line, line
+
+
+def test_many_cells_and_deeply_nested_folders_neither_stall_nor_blind_the_run(hostile_class):
+    """20,000 cells are graded as the release's 16; 1,500 folders nested in the kernel's channel
+    folder once made the final clean-up raise RecursionError, losing the summary and the review."""
+    course, run = hostile_class.course, hostile_class.run
+    assert "graded  0 / 8" in _lines(run)["y_many_cells_nests_folders"], run.stdout + run.stderr
+    nb = nbformat.read(course.folder("autograded") / "y_many_cells_nests_folders" / EX / f"{EX}.ipynb", 4)
+    assert len(nb.cells) == len(hostile_class.release.cells)
+    assert f"{EX}: " in run.stdout and "graded," in run.stdout, run.stdout  # the summary
+    assert "RecursionError" not in run.stderr and "could not remove" not in run.stderr, run.stderr
+    assert (course.folder("autograded") / f"review-{EX}.txt").exists()
+    assert not list(hostile_class.tmp.glob("course-grading-*")), "the grading folder (hidden tests) is left"
+
+
+def test_read_regular_refuses_links_special_files_and_large_files(tmp_path):
+    (tmp_path / "s" / "a").mkdir(parents=True)
+    (tmp_path / "s" / "a" / "ok.ipynb").write_text("{}")
+    assert read_regular(tmp_path, "s", "a", "ok.ipynb", limit=2) == b"{}"
+    with pytest.raises(UnsafeFile, match="more than"):
+        read_regular(tmp_path, "s", "a", "ok.ipynb", limit=1)
+    (tmp_path / "s" / "a" / "link.ipynb").symlink_to(tmp_path / "s" / "a" / "ok.ipynb")
+    (tmp_path / "s" / "b").symlink_to(tmp_path / "s" / "a")
+    os.mkfifo(tmp_path / "s" / "a" / "fifo.ipynb")  # opening it blocks, unless opened without blocking
+    for parts, reason in [(("a", "link.ipynb"), "symbolic link"), (("b", "ok.ipynb"), "folder b is a symbolic link"),
+                          (("a", "fifo.ipynb"), "not a regular file"), (("a", "none.ipynb"), "missing")]:
+        with pytest.raises(UnsafeFile, match=reason):
+            read_regular(tmp_path, "s", *parts, limit=100)
+
+
+def test_remove_tree_removes_deep_unreadable_folders_and_never_follows_links(tmp_path):
+    keep = tmp_path / "keep"
+    keep.mkdir()
+    (keep / "file").write_text("mine")
+    root, here = tmp_path / "root", os.getcwd()
+    root.mkdir()
+    os.chdir(root)
+    try:
+        for _ in range(1200):  # deeper than rmtree can recurse, and 6,000 characters: past PATH_MAX
+            os.mkdir("dddd")
+            os.chdir("dddd")
+    finally:
+        os.chdir(here)
+    (root / "dddd" / "link").symlink_to(keep)
+    (root / "locked").mkdir()
+    (root / "locked" / "x").write_text("")
+    (root / "locked").chmod(0)
+    remove_tree(root)
+    assert not root.exists() and (keep / "file").read_text() == "mine"
+
+
 def test_course_files_are_unchanged(hostile_class):
-    course, _, _, before, *_ = hostile_class
+    course, before = hostile_class.course, hostile_class.before
     assert _fingerprint(course.root) == before
 
 
@@ -420,7 +599,8 @@ def test_no_process_outlives_grading(hostile_class):
 
 
 def test_nothing_is_written_outside_the_students_folder(hostile_class):
-    course, run, _, _, problem, sentinels, _ = hostile_class
+    course, run, problem, sentinels = (hostile_class.course, hostile_class.run, hostile_class.problem,
+                                      hostile_class.sentinels)
     if problem:
         pytest.skip(f"bubblewrap cannot run here, graded with resource limits only: {problem}")
     assert not [p for p in sentinels if p.exists()]
@@ -429,21 +609,21 @@ def test_nothing_is_written_outside_the_students_folder(hostile_class):
 
 
 def test_without_the_sandbox_grading_says_so_loudly(hostile_class):
-    _, run, _, _, problem, *_ = hostile_class
+    run, problem = hostile_class.run, hostile_class.problem
     if not problem:
         pytest.skip("not this machine's path: bubblewrap runs here; test_without_bwrap_grading_warns_or_refuses tests the fallback")
     assert "WARNING: grading WITHOUT a sandbox" in run.stderr
 
 
 def test_outputs_are_capped(hostile_class):
-    course, *_ = hostile_class
+    course = hostile_class.course
     autograded = course.folder("autograded") / "k_output_flood_and_html" / EX / f"{EX}.ipynb"
     assert autograded.stat().st_size < 1_000_000
     assert (course.folder("feedback") / "k_output_flood_and_html" / EX / f"{EX}.html").stat().st_size < 2_000_000
 
 
 def test_feedback_shows_no_hidden_test_and_no_active_html(hostile_class):
-    course, _, feedback, *_ = hostile_class
+    course, feedback = hostile_class.course, hostile_class.feedback
     assert feedback.returncode == 0, feedback.stdout + feedback.stderr
     secret = hidden_lines(nbformat.read(REPO / "solutions" / EX / f"{EX}.ipynb", as_version=4))
     assert secret
@@ -468,7 +648,7 @@ def test_without_bwrap_grading_warns_or_refuses(hostile_class, tmp_path):
     """The fallback: with no usable bwrap, --require-sandbox refuses; otherwise grading goes on,
     with resource limits only, and says so loudly."""
     course = tmp_path / "course"
-    shutil.copytree(hostile_class[0].root, course, ignore=shutil.ignore_patterns("autograded", "feedback", "submitted"))
+    shutil.copytree(hostile_class.course.root, course, ignore=shutil.ignore_patterns("autograded", "feedback", "submitted"))
     with open(course / "nbgrader_config.py", "a") as config:
         config.write("\nc.Sandbox.bwrap = '/nonexistent/bwrap'\n")
     source = nbformat.read(REPO / "solutions" / EX / f"{EX}.ipynb", as_version=4)
