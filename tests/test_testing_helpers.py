@@ -42,8 +42,11 @@ def _lstm_inputs():
     (lambda cell, x, state: torch.func.grad(lambda t: (t * t).sum())(x), AUTOGRAD, "torch.autograd.grad"),
     # a whole module of Python code: any PyTorch call made from it
     (lambda cell, x, state: __import__("utils.gan").gan.generator_loss(x), ("utils.gan",), "utils.gan"),
+    # a Python function behind a decorator
+    (lambda cell, x, state: torch.nn.utils.clip_grad_norm_(cell.parameters(), 1.0), ("torch.nn.utils.clip_grad_norm_",),
+     "torch.nn.utils.clip_grad_norm_"),
 ], ids=["module call", "module created", "torch._VF", "imported name", "loss module", "backward", "autograd.grad",
-        "torch.func", "python module"])
+        "torch.func", "python module", "decorated function"])
 def test_a_forbidden_use_raises_with_the_rule(use, names, named):
     cell, x, state = _lstm_inputs()
     with pytest.raises(ForbiddenCallError) as raised:
@@ -56,10 +59,14 @@ def test_a_forbidden_use_raises_with_the_rule(use, names, named):
 def test_other_calls_run_unchanged_inside_the_block():
     cell, x, state = _lstm_inputs()
     weights = cell.weight_ih.detach()
-    with forbid("torch.nn.LSTMCell", "torch.lstm_cell", *AUTOGRAD, task="Task 1"):
+    for p in cell.parameters():
+        p.grad = 2 * torch.ones_like(p)
+    with forbid("torch.nn.LSTMCell", "torch.lstm_cell", "torch.nn.utils.clip_grad_norm_", *AUTOGRAD, task="Task 1"):
         with torch.no_grad():
             inside = torch.sigmoid(x @ weights.T).tanh()
+        torch.nn.utils.clip_grad_value_(cell.parameters(), 1.0)  # the same decorator as clip_grad_norm_
     assert torch.equal(inside, torch.sigmoid(x @ weights.T).tanh())
+    assert all(torch.equal(p.grad, torch.ones_like(p)) for p in cell.parameters())
 
 
 def test_the_rule_is_lifted_when_the_block_ends_even_by_an_error():

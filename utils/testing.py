@@ -9,6 +9,7 @@ they cost nothing: nbgrader scores any stderr output of a test cell as zero, so 
 deprecation warning would otherwise fail a correct answer.
 """
 import importlib
+import inspect
 import sys
 import types
 import warnings
@@ -85,6 +86,12 @@ def _resolve(name: str):
     raise ValueError(f"forbid: {name!r} names no module, class or function")
 
 
+def _unwrap(function):
+    """The function a decorator wrapped (whose code runs the body): decorators such as
+    ``torch.nn.utils.clip_grad_norm_``'s share one wrapper code among many functions."""
+    return inspect.unwrap(function) if callable(function) else function
+
+
 class _Forbidden(TorchFunctionMode):
     def __init__(self, targets, task: str):
         super().__init__()
@@ -96,11 +103,11 @@ class _Forbidden(TorchFunctionMode):
                 self.files[target.__file__] = name
             elif isinstance(target, type):
                 for member in vars(target).values():
-                    code = getattr(getattr(member, "__func__", member), "__code__", None)
+                    code = getattr(_unwrap(getattr(member, "__func__", member)), "__code__", None)
                     if code is not None:
                         self.codes[code] = name
             elif hasattr(target, "__code__"):
-                self.codes[target.__code__] = name
+                self.codes[_unwrap(target).__code__] = name
 
     def __enter__(self):
         self.entry = sys._getframe(1)  # the frame of the with statement: the answer runs below it
