@@ -1,8 +1,11 @@
 """The ``glossary-table`` directive: renders ``chapters/glossary.csv`` as a sortable table.
 
-The CSV (columns ``english, chinese, page, anchor, aliases``) is the single source of the
-glossary; ``tests/test_glossary.py`` checks it against the chapters. Each row links to the
-page (and heading id) where the book defines the term. Links are resolved once every page
+The CSV (columns ``english, chinese, variants, page, anchor, aliases``) is the single source
+of the glossary; ``tests/test_glossary.py`` checks it against the chapters. ``chinese`` is the
+usual Simplified Chinese name, ``variants`` other names in use (those of the Chinese textbooks
+where they differ), written as they are to be shown. Each row links to the page (and heading id)
+where the book defines the term; ``aliases`` (other English names, ``;``-separated) are only
+used by the test. Links are resolved once every page
 has been read, so a page or heading id that does not exist is a build warning (an error
 under ``--warningiserror``). ``_static/sortable-table.js`` makes the columns sortable.
 
@@ -21,7 +24,7 @@ from sphinx.util.docutils import SphinxDirective
 
 logger = logging.getLogger(__name__)
 
-COLUMNS = ("english", "chinese", "page", "anchor", "aliases")
+COLUMNS = ("english", "chinese", "variants", "page", "anchor", "aliases")
 
 
 def read_glossary(path):
@@ -65,19 +68,20 @@ class GlossaryTable(SphinxDirective):
         rows.sort(key=lambda r: r["english"].lower())
 
         table = nodes.table(classes=["sortable", "glossary-table"])
-        group = nodes.tgroup(cols=3)
+        group = nodes.tgroup(cols=4)
         table += group
-        for width in (35, 25, 40):
+        for width in (28, 18, 20, 34):
             group += nodes.colspec(colwidth=width)
         head = nodes.thead()
-        head += _row([_cell(nodes.Text(t)) for t in ("English", "中文", "Defined in")])
+        head += _row([_cell(nodes.Text(t)) for t in ("English", "中文", "其他译名 (other names)", "Defined in")])
         group += head
         body = nodes.tbody()
         for r in rows:
             link = glossary_link(page=r["page"], anchor=r["anchor"], fromdoc=self.env.docname)
-            chinese = _cell(nodes.Text(r["chinese"]))
-            chinese["classes"].append("lang-zh")
-            body += _row([_cell(nodes.Text(r["english"])), chinese, _cell(link)])
+            chinese = [_cell(nodes.Text(r[column])) for column in ("chinese", "variants")]
+            for cell in chinese:
+                cell["classes"].append("lang-zh")
+            body += _row([_cell(nodes.Text(r["english"])), *chinese, _cell(link)])
         group += body
         return [table]
 

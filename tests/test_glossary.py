@@ -1,11 +1,23 @@
-"""The appendices' data: the English-Chinese glossary and the bibliography labels.
+"""The appendices' data: the English-Chinese glossary, the errata table and the citations.
 
 The glossary (``chapters/glossary.csv``) must link every term to a section that exists, and
-contain every term a chapter (in the toc) defines in bold. A bold span counts as a definition
-unless it is a lead-in (it ends with punctuation, starts with a digit or holds code, or it opens
-a list item with four words or more), a list of one-letter symbols ("i, f, g, o"), or is listed
-in ``EMPHASIS`` below: words bolded for stress, not defined. When a chapter bolds a new term,
-add a row to the CSV; when it bolds a word only for stress, add it to ``EMPHASIS``.
+contain every term a chapter (in the toc) marks as one it defines:
+
+- a **bold** span, unless it is a lead-in (it ends with punctuation, starts with a digit or
+  holds code, or it opens a list item with four words or more), a list of one-letter symbols
+  ("i, f, g, o"), or is listed in ``EMPHASIS`` below: words marked for stress, not defined;
+- an *italic* span of two words or more, with the same exceptions (one italic word is stress);
+- an abbreviation introduced in parentheses, "true positives (TP)" or "(FP: predicted ...)";
+- the name after "called" or "known as", up to the next punctuation ("often called the Elman
+  network;").
+
+A heading is not a mark: the section under it must mark the term in its text. Terms defined in
+plain words are added to the CSV by hand. When a chapter marks a new term, add a row to the
+CSV; when it marks words only for stress, add them to ``EMPHASIS``.
+
+The errata page (``chapters/errata.md``) and the chapters' warning boxes must agree: every box
+whose title starts "The notes" has a row whose last column names it (``{doc}`page`, box "words
+of its title"``), every box a row names exists, and a row without a box says "no box" and why.
 """
 
 import csv
@@ -21,6 +33,7 @@ from docutils.nodes import make_id
 ROOT = Path(__file__).resolve().parents[1]
 CHAPTERS = ROOT / "chapters"
 GLOSSARY = CHAPTERS / "glossary.csv"
+ERRATA = CHAPTERS / "errata.md"
 sys.path.insert(0, str(ROOT / "_ext"))
 
 import bib_author_year  # noqa: E402
@@ -32,10 +45,18 @@ EMPHASIS = {
     "time", "global", "the same", "length varies", "order matters", "generates", "by file",
     "blog post", "without changing its direction", "vision", "at most 1/4", "no forget gate",
     "first", "by time", "steps",
+    "higher training error", "fast generator", "fast generator + minibatch std",
 }
 
 BOLD = re.compile(r"\*\*([^*]+?)\*\*")
 LIST_LEAD_IN = re.compile(r"^\s*(?:[-*+]|\d+\.)\s+\*\*([^*]+?)\*\*", re.MULTILINE)
+ITALIC = re.compile(r"(?<![*\w])\*([^*\s][^*]*?)\*(?![*\w])")
+ABBREVIATION = re.compile(r"\(([A-Z][A-Za-z0-9]*[A-Z][A-Za-z0-9]*?)s?[):]")  # "(TP)", "(FP: ..."
+CALLED = re.compile(r"\b(?:called|known as) +(?:the +|an? +)?[*\"“]*([A-Za-z][\w-]*(?: [\w-]+){0,3})[*\"”]*"
+                    r"(?= *[,.;:()]| *$)")
+NOT_PROSE = re.compile(r"\$\$.*?\$\$|\$[^$\n]+\$|`[^`\n]*`|<!--.*?-->", re.DOTALL)  # maths, code, comments
+BOX = re.compile(r"^(:{3,}|`{3,})\{admonition\} +(The notes.*?) *$", re.MULTILINE)
+BOX_REFERENCE = re.compile(r"\{doc\}`([^`]+)`,? box \"([^\"]+)\"")
 HEADING = re.compile(r"^#{1,6} +(.+?) *#*$", re.MULTILINE)
 LABEL = re.compile(r"^\(([^()\s]+)\)=\s*$", re.MULTILINE)
 FENCE = re.compile(r"^(```|~~~).*?^\1", re.MULTILINE | re.DOTALL)  # code, not ::: boxes of prose
@@ -83,11 +104,17 @@ def chapter_texts():
 
 
 def defined_terms(markdown):
-    """The bold spans of ``markdown`` that define a term (see the module docstring)."""
+    """The terms ``markdown`` marks as defined, in order of kind (see the module docstring)."""
     prose = FENCE.sub("", markdown)
     lead_ins = {normalise(s) for s in LIST_LEAD_IN.findall(prose) if len(s.split()) >= 4}
-    return [span for span in map(normalise, BOLD.findall(prose))
+    bold = [span for span in map(normalise, BOLD.findall(prose))
             if span not in lead_ins and is_definition(span)]
+    words = " ".join(NOT_PROSE.sub(" ", prose).split())  # one line: a mark may span a line break
+    italic = [span for span in map(normalise, ITALIC.findall(BOLD.sub(" ", words)))
+              if len(span.split()) >= 2 and is_definition(span)]
+    abbreviations = [normalise(a) for a in ABBREVIATION.findall(words)]
+    called = [normalise(name) for name in CALLED.findall(words)]
+    return bold + italic + abbreviations + called
 
 
 def is_definition(span):
@@ -136,12 +163,12 @@ def test_every_link_target_exists():
     assert not missing, "\n".join(missing)
 
 
-def test_every_bold_term_of_the_chapters_is_in_the_glossary():
+def test_every_term_a_chapter_marks_is_in_the_glossary():
     names, missing = known_terms(read_rows()), []
     for page, text in chapter_texts():
         for span in defined_terms(text):
             if not in_glossary(span, names):
-                missing.append(f"{page}: **{span}**")
+                missing.append(f"{page}: {span!r}")
     hint = "add these terms to chapters/glossary.csv (or to EMPHASIS):\n"
     assert not missing, hint + "\n".join(sorted(set(missing)))
 
@@ -162,11 +189,89 @@ def test_the_checks_catch_a_missing_term(tmp_path):
     assert defined_terms(text) == ["kernel", "padding"]
 
 
+def test_terms_defined_without_bold_are_found():
+    text = ("The *roofline\nmodel* makes it precise; a sum *adds*. Count the true positives (TP),\n"
+            "false positives (FP: predicted it) and errors ($E(XY)$, `f(AB)`). It is often called\n"
+            "the Elman network; the loop is called the **constant error carousel**, known as\n"
+            "the *CEC*.\n\n# A heading is not a definition")
+    assert defined_terms(text) == ["constant error carousel", "roofline model", "tp", "fp", "elman network",
+                                   "constant error carousel", "cec"]
+
+
+def test_removing_a_row_fails_the_glossary_check():
+    """The check the suite runs, on the glossary minus one term that a chapter marks only in
+    italics, one it introduces with an abbreviation and one it names after "called"."""
+    for gone in ("simple recurrent network", "true positive", "roofline model"):
+        rows = [row for row in read_rows() if row["english"] != gone]
+        names = known_terms(rows)
+        marked = [span for _, text in chapter_texts() for span in defined_terms(text)]
+        assert not all(in_glossary(span, names) for span in marked), f"{gone}: nothing noticed it missing"
+
+
 def test_a_malformed_glossary_is_rejected(tmp_path):
     bad = tmp_path / "glossary.csv"
     bad.write_text("term,chinese\nweight,权重\n", encoding="utf-8")
     with pytest.raises(ValueError, match="expected the header"):
         glossary_table.read_glossary(bad)
+
+
+# --- the errata page and the chapters' warning boxes ------------------------------------
+
+
+def notes_boxes():
+    """(page, title) of every warning box about the notes in the book's chapters."""
+    return [(page, normalise(title)) for page, text in chapter_texts()
+            for _, title in BOX.findall(FENCE.sub("", text))]
+
+
+def errata_rows():
+    """The body rows of the errata page's tables, each a list of its cells."""
+    rows = []
+    for line in ERRATA.read_text(encoding="utf-8").splitlines():
+        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+        if line.startswith("|") and not set(line) <= set("|- ") and cells[0] != "the notes say":
+            rows.append(cells)
+    return rows
+
+
+def boxes_named_by(cell):
+    return [(page, normalise(words)) for page, words in BOX_REFERENCE.findall(cell)]
+
+
+def test_every_errata_row_names_its_box_or_says_why_there_is_none():
+    rows = errata_rows()
+    assert len(rows) >= 40, f"only {len(rows)} rows: is the table still parsed?"
+    for cells in rows:
+        assert len(cells) == 3, f"expected 3 columns (the notes say, in fact, where): {cells[0]!r}"
+        assert boxes_named_by(cells[2]) or "no box" in cells[2], \
+            f"{cells[0]!r}: name its warning box ({{doc}}`page`, box \"words of its title\") or say 'no box' and why"
+
+
+def test_every_box_an_errata_row_names_exists():
+    boxes, wrong = notes_boxes(), []
+    for cells in errata_rows():
+        for page, words in boxes_named_by(cells[-1]):
+            found = [title for box_page, title in boxes if box_page == page and words in title]
+            if len(found) != 1:
+                wrong.append(f"{cells[0]!r}: {len(found)} boxes of {page} have {words!r} in their title")
+    assert not wrong, "\n".join(wrong)
+
+
+def test_every_box_about_the_notes_has_an_errata_row():
+    named = [ref for cells in errata_rows() for ref in boxes_named_by(cells[-1])]
+    boxes = notes_boxes()
+    assert len(boxes) >= 20, f"only {len(boxes)} boxes found: is the box syntax still matched?"
+    missing = [f"{page}: {title}" for page, title in boxes
+               if not any(ref_page == page and words in title for ref_page, words in named)]
+    assert not missing, "add a row to chapters/errata.md for each box:\n" + "\n".join(missing)
+
+
+def test_the_errata_checks_read_boxes_and_rows():
+    text = (":::{admonition} The notes say pooling has weights; in fact it has none\n:class: warning\n"
+            "Text.\n:::\n```python\n# :::{admonition} The notes in code\n```\n")
+    assert BOX.findall(FENCE.sub("", text)) == [(":::", "The notes say pooling has weights; in fact it has none")]
+    cell = '{doc}`04_convolutional_networks`, box "pooling has weights"; {doc}`03_x`, box "F1"'
+    assert boxes_named_by(cell) == [("04_convolutional_networks", "pooling has weights"), ("03_x", "f1")]
 
 
 # --- the bibliography --------------------------------------------------------------------
@@ -193,18 +298,43 @@ def test_labels_read_like_the_author_year_citations():
     assert label(entry(r'K{\"o}pf, Andreas')) == "Köpf, 1986"
 
 
-def test_every_label_is_the_text_citation_of_its_entry():
-    """The label of each entry equals what ``{cite:p}`` prints for it (sphinxcontrib-bibtex's
-    ``author_year`` style, set in ``_config.yml``), letter for two equal labels aside."""
-    from pybtex.backends.plaintext import Backend
-    from sphinxcontrib.bibtex.style.referencing.author_year import AuthorYearReferenceStyle
-    from sphinxcontrib.bibtex.style.template import join, year
+def _citations():
+    """{key: (bibliography label, what ``{cite:p}`` prints, what ``{cite:t}`` prints)} for every
+    entry, as if every entry were cited, in the style ``_config.yml`` sets."""
+    from pybtex.plugin import find_plugin
+    from sphinxcontrib.bibtex.plugin import find_plugin as find_bibtex_plugin
+    from sphinxcontrib.bibtex.style.referencing import format_references
+    from sphinxcontrib.bibtex.style.template import SphinxReferenceInfo
 
-    style, plain_text = AuthorYearReferenceStyle(), Backend()  # render_as() looks it up each time
-    in_text = join(sep=", ")[style.person.author_or_editor_or_title(full=False), year]
+    config = yaml.safe_load((ROOT / "_config.yml").read_text(encoding="utf-8"))
+    bib_author_year.setup(None)
+    citing = find_bibtex_plugin("sphinxcontrib.bibtex.style.referencing",
+                                config["sphinx"]["config"]["bibtex_reference_style"])()
+    listing = find_plugin("pybtex.style.formatting", "authoryear")()
+    entries = _entries()
+    link = SphinxReferenceInfo(builder=None, fromdocname="", todocname="", citation_id="", title=None,
+                               pre_text="", post_text="")
+
+    def cite(role, formatted):
+        text = format_references(citing, role, [(entries[formatted.key], formatted, link)])
+        return str(text).replace("<nbsp>", " ")  # pybtex's markup for a non-breaking space
+
+    return {f.key: (f.label, cite("p", f), cite("t", f)) for f in listing.format_entries(entries.values())}
+
+
+def test_every_text_citation_is_the_label_of_its_entry():
+    """``{cite:p}`` prints each entry's bibliography label, letter included: "LeCun et al.,
+    1998a" and "1998b" tell apart two works that share authors and year."""
+    citations = _citations()
+    for key, (label, parenthetical, _) in citations.items():
+        assert parenthetical.strip("[]()") == label, key
+    assert [citations[key][2] for key in ("lecun1998gradient", "lecun1998mnist")] == [
+        "LeCun et al. [1998a]", "LeCun et al. [1998b]"]
+
+
+def test_labels_without_letters_are_the_names_and_year_of_the_entry():
     for key, entry in _entries().items():
-        cited = in_text.format_data({"entry": entry, "style": style}).render(plain_text)
-        assert bib_author_year.author_year_label(entry) == cited, key
+        assert bib_author_year.author_year_label(entry).rsplit(", ", 1)[1] == entry.fields["year"], key
 
 
 def test_every_bibliography_label_is_unique_and_author_year():
