@@ -2,6 +2,7 @@
 
     python tools/book_i18n.py build [--warningiserror] [--nitpick] [--all]  # _build/html/<code>/
     python tools/book_i18n.py update                                  # `make translations`
+    python tools/book_i18n.py status                                  # what is left to translate
     python tools/book_i18n.py extract DIR                             # only the .pot templates, into DIR
 
 `build` renders every language of `locales/languages.yml` other than English from the same
@@ -173,6 +174,29 @@ def update() -> int:
     return 0
 
 
+def status() -> int:
+    """Per catalog: messages with words to translate, how many are done, fuzzy, left."""
+    from babel.messages.pofile import read_po
+    from exercise_i18n import has_words
+
+    languages = read_languages()
+    for code in translations():
+        folder = LOCALES / code / "LC_MESSAGES"
+        print(f"{code}: {'catalog':<40} {'messages':>8} {'done':>5} {'fuzzy':>5} {'left':>5}  listed as translated")
+        totals = [0, 0, 0]
+        for path in sorted(folder.rglob("*.po")):
+            page = str(path.relative_to(folder).with_suffix(""))
+            with path.open("rb") as f:
+                messages = [m for m in read_po(f) if m.id and has_words(m.id)]
+            done = sum(1 for m in messages if m.string and not m.fuzzy)
+            fuzzy = sum(1 for m in messages if m.string and m.fuzzy)
+            totals = [totals[0] + len(messages), totals[1] + done, totals[2] + fuzzy]
+            listed = "yes" if page in languages[code].get("translated", []) else ""
+            print(f"  {page:<44} {len(messages):>8} {done:>5} {fuzzy:>5} {len(messages) - done:>5}  {listed}")
+        print(f"  {'all':<44} {totals[0]:>8} {totals[1]:>5} {totals[2]:>5} {totals[0] - totals[1]:>5}")
+    return 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -181,6 +205,7 @@ def main() -> int:
     build_parser.add_argument("--nitpick", action="store_true", help="warn about every missing reference")
     build_parser.add_argument("--all", action="store_true", help="read every page again (as jupyter-book --all)")
     commands.add_parser("update", help="extract the messages and merge them into locales/")
+    commands.add_parser("status", help="how much of each catalog is translated")
     extract_parser = commands.add_parser("extract", help="only extract the messages (.pot files)")
     extract_parser.add_argument("pot_dir", type=Path)
     args = parser.parse_args()
@@ -188,6 +213,8 @@ def main() -> int:
         return build(args.warningiserror, args.nitpick, args.all)
     if args.command == "update":
         return update()
+    if args.command == "status":
+        return status()
     return extract(args.pot_dir.resolve())
 
 
