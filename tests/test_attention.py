@@ -3,7 +3,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from tests.layer_checks import assert_same_values_and_gradients
+from tests.layer_checks import assert_fused_equals_teaching_path, assert_same_values_and_gradients, flat
 from utils.attention import (LayerNorm, MultiHeadSelfAttention, attention_weights, causal_mask,
                              merge_heads, scaled_dot_product_attention, sinusoidal_positional_encoding,
                              split_heads)
@@ -16,21 +16,35 @@ def _qkv(device, b=2, h=3, t_q=5, t_k=5, d=8):
 
 
 @pytest.mark.parametrize("causal", [False, True])
-@pytest.mark.parametrize("fused", [False, True])
-def test_sdpa_values_and_gradients_match_torch(device, causal, fused):
+def test_sdpa_values_and_gradients_match_torch(device, causal):
     q, k, v = _qkv(device)
     mask = causal_mask(5, device=device) if causal else None
-    ours = scaled_dot_product_attention(q, k, v, mask, fused=fused)
+    ours = scaled_dot_product_attention(q, k, v, mask)
     ref = F.scaled_dot_product_attention(q, k, v, is_causal=causal)
     assert_same_values_and_gradients(ours, ref, (q, k, v), (q, k, v))
 
 
-@pytest.mark.parametrize("fused", [False, True])
-def test_causal_flag_equals_the_explicit_causal_mask(device, fused):
+def test_causal_flag_equals_the_explicit_causal_mask(device):
     q, k, v = _qkv(device)
-    ours = scaled_dot_product_attention(q, k, v, fused=fused, causal=True)
+    ours = scaled_dot_product_attention(q, k, v, causal=True)
     ref = F.scaled_dot_product_attention(q, k, v, attn_mask=causal_mask(5, device=device))
     assert_same_values_and_gradients(ours, ref, (q, k, v), (q, k, v))
+
+
+@pytest.mark.parametrize("masking", ["none", "causal flag", "cache mask", "any mask"])
+def test_fused_attention_computes_what_the_teaching_path_computes(device, masking):
+    """The math is checked above, on the teaching path; the fused path must hand q, k, v and the
+    mask (or the causal flag) to PyTorch's kernel unchanged."""
+    q, k, v = _qkv(device, t_q=3 if masking == "cache mask" else 5, t_k=5)
+    arguments = {
+        "none": {},
+        "causal flag": {"causal": True},
+        "cache mask": {"mask": causal_mask(3, 5, device=device)},  # 3 new queries after 2 cached keys
+        "any mask": {"mask": torch.rand(5, 5, device=device).argsort(1) < 3},  # 3 random keys per query
+    }[masking]
+    fused = scaled_dot_product_attention(q, k, v, fused=True, **arguments)
+    teaching = scaled_dot_product_attention(q, k, v, **arguments)
+    assert_same_values_and_gradients(fused, teaching, (q, k, v), (q, k, v))
 
 
 def test_fused_causal_attention_passes_is_causal_not_a_mask(monkeypatch):
@@ -83,6 +97,17 @@ def test_multi_head_attention_matches_torch_with_copied_weights(device, causal):
     torch.testing.assert_close(ours.in_proj_weight.grad, ref.in_proj_weight.grad, atol=1e-5, rtol=1e-5)
 
 
+@pytest.mark.parametrize("causal, cached", [(False, False), (True, False), (True, True)])
+def test_fused_multi_head_attention_computes_what_the_teaching_path_computes(device, causal, cached):
+    """The same module both ways: the same values, and the same gradients on x, the cache and
+    every parameter (the projections run outside PyTorch's kernel and must feed it)."""
+    attn = MultiHeadSelfAttention(12, 3).to(device, torch.float64)
+    x = torch.randn(2, 4, 12, device=device, dtype=torch.float64, requires_grad=True)
+    cache = tuple(torch.randn(2, 3, 3, 4, device=device, dtype=torch.float64, requires_grad=True)
+                  for _ in range(2)) if cached else None
+    assert_fused_equals_teaching_path(attn, x, causal=causal, cache=cache)
+
+
 def test_causal_attention_never_sees_the_future():
     attn = MultiHeadSelfAttention(8, 2).double()
     x = torch.randn(1, 6, 8, dtype=torch.float64, requires_grad=True)
@@ -93,15 +118,27 @@ def test_causal_attention_never_sees_the_future():
         assert grad[0, : t + 1].abs().sum() > 0
 
 
-@pytest.mark.parametrize("fused", [False, True])
-def test_layer_norm_matches_torch(device, fused):
-    ours = LayerNorm(6, fused=fused).to(device)
+def _layer_norm(device, eps):
+    norm = LayerNorm(6, eps=eps).to(device, torch.float64)
     with torch.no_grad():
-        ours.weight.uniform_(0.5, 1.5)
-        ours.bias.normal_()
-    x = torch.randn(3, 4, 6, device=device, requires_grad=True)
-    ref = F.layer_norm(x, (6,), ours.weight, ours.bias, eps=1e-5)
+        norm.weight.uniform_(0.5, 1.5)
+        norm.bias.normal_()
+    # Rows of variance from about 1e-4 to 1: eps = 0.1 changes every row's output visibly.
+    x = torch.randn(3, 4, 6, device=device, dtype=torch.float64) * torch.logspace(-2, 0, 4, device=device)[:, None]
+    return norm, x.requires_grad_()
+
+
+@pytest.mark.parametrize("eps", [1e-5, 0.1])
+def test_layer_norm_matches_torch(device, eps):
+    ours, x = _layer_norm(device, eps)
+    ref = F.layer_norm(x, (6,), ours.weight, ours.bias, eps=eps)
     assert_same_values_and_gradients(ours(x), ref, [x, ours.weight, ours.bias], [x, ours.weight, ours.bias])
+
+
+@pytest.mark.parametrize("eps", [1e-5, 0.1])
+def test_fused_layer_norm_computes_what_the_teaching_path_computes(device, eps):
+    """The fused path must pass our weight, bias and eps to F.layer_norm."""
+    assert_fused_equals_teaching_path(*_layer_norm(device, eps))
 
 
 def test_sinusoidal_encoding_values_and_shift_is_a_rotation():
@@ -126,11 +163,12 @@ def test_gpt_parameter_count_formula():
 
 
 def test_fused_and_from_scratch_gpt_compute_the_same(device):
+    """Values and the gradient of every parameter: the fused blocks use all of ours."""
     fused = GPT(20, 16, width=24, depth=2, heads=3, fused=True).double().to(device)
     scratch = GPT(20, 16, width=24, depth=2, heads=3, fused=False).double().to(device)
     scratch.load_state_dict(fused.state_dict())
     idx = torch.randint(0, 20, (2, 16), device=device)
-    torch.testing.assert_close(fused(idx)[0], scratch(idx)[0])
+    assert_same_values_and_gradients(flat(fused(idx)), flat(scratch(idx)), fused.parameters(), scratch.parameters())
 
 
 def test_gpt_shapes_and_that_cached_logits_equal_full_logits(device):
