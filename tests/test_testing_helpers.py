@@ -25,6 +25,12 @@ def _lstm_inputs():
     return cell, torch.randn(2, 3), (torch.zeros(2, 4), torch.zeros(2, 4))
 
 
+def _sgd_step(module):
+    for p in module.parameters():
+        p.grad = torch.ones_like(p)
+    torch.optim.SGD(module.parameters(), lr=0.1).step()
+
+
 @pytest.mark.parametrize("use, names, named", [
     (lambda cell, x, state: cell(x, state), ("torch.nn.LSTMCell",), "torch.nn.LSTMCell"),
     (lambda cell, x, state: torch.nn.LSTMCell(3, 4), ("torch.nn.LSTMCell",), "torch.nn.LSTMCell"),
@@ -42,11 +48,13 @@ def _lstm_inputs():
     (lambda cell, x, state: torch.func.grad(lambda t: (t * t).sum())(x), AUTOGRAD, "torch.autograd.grad"),
     # a whole module of Python code: any PyTorch call made from it
     (lambda cell, x, state: __import__("utils.gan").gan.generator_loss(x), ("utils.gan",), "utils.gan"),
+    # a package of Python code: any PyTorch call made from one of its files
+    (lambda cell, x, state: _sgd_step(cell), ("torch.optim",), "torch.optim"),
     # a Python function behind a decorator
     (lambda cell, x, state: torch.nn.utils.clip_grad_norm_(cell.parameters(), 1.0), ("torch.nn.utils.clip_grad_norm_",),
      "torch.nn.utils.clip_grad_norm_"),
 ], ids=["module call", "module created", "torch._VF", "imported name", "loss module", "backward", "autograd.grad",
-        "torch.func", "python module", "decorated function"])
+        "torch.func", "python module", "package", "decorated function"])
 def test_a_forbidden_use_raises_with_the_rule(use, names, named):
     cell, x, state = _lstm_inputs()
     with pytest.raises(ForbiddenCallError) as raised:

@@ -10,6 +10,7 @@ deprecation warning would otherwise fail a correct answer.
 """
 import importlib
 import inspect
+import os
 import sys
 import types
 import warnings
@@ -54,7 +55,8 @@ def forbid(*names: str, task: str) -> "_Forbidden":
 
     ``names`` are dotted names: a PyTorch function or method (``torch.nn.functional.softmax``,
     ``torch.Tensor.backward``), a class (``torch.nn.LSTMCell``: creating or calling one), a
-    Python function, or a whole module of Python code (``utils.gan``). Run only the answer
+    Python function, or a whole module or package of Python code (``utils.gan``,
+    ``torch.optim``). Run only the answer
     inside the block and compute the references outside it::
 
         expected = cell(x, (h, c))
@@ -99,7 +101,9 @@ class _Forbidden(TorchFunctionMode):
         self.functions = [(target, name) for name, target in targets]  # matched by identity
         self.codes, self.files = {}, {}  # matched against the Python code a call comes from
         for name, target in targets:
-            if isinstance(target, types.ModuleType):
+            if isinstance(target, types.ModuleType):  # a package: every file in its folders
+                for folder in getattr(target, "__path__", []):
+                    self.files[os.path.join(folder, "")] = name
                 self.files[target.__file__] = name
             elif isinstance(target, type):
                 for member in vars(target).values():
@@ -129,7 +133,9 @@ class _Forbidden(TorchFunctionMode):
         """The forbidden name whose code makes this call, directly or further up, if any."""
         frame = sys._getframe(2)
         while frame is not None and frame is not self.entry:
-            name = self.codes.get(frame.f_code) or self.files.get(frame.f_code.co_filename)
+            file = frame.f_code.co_filename
+            name = self.codes.get(frame.f_code) or self.files.get(file) or next(
+                (n for folder, n in self.files.items() if folder.endswith(os.sep) and file.startswith(folder)), None)
             if name:
                 return name
             frame = frame.f_back
