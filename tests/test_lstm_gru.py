@@ -4,7 +4,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from tests.layer_checks import assert_same_values_and_gradients
+from tests.layer_checks import assert_fused_equals_teaching_path, assert_same_values_and_gradients
 from utils.lstm_gru import GRU, LSTM, CharLSTM, GRUCell, LSTMCell
 
 
@@ -59,10 +59,9 @@ def test_weights_copy_both_ways_and_start_like_torchs(make_ours, make_theirs):
 
 @pytest.mark.parametrize("num_layers", [1, 2])
 @pytest.mark.parametrize("with_state", [False, True])
-@pytest.mark.parametrize("fused", [False, True])
-def test_lstm_matches_torch_in_values_and_gradients(device, num_layers, with_state, fused):
+def test_lstm_matches_torch_in_values_and_gradients(device, num_layers, with_state):
     N, T, D, H = 3, 9, 4, 6
-    ours = LSTM(D, H, num_layers, fused=fused).to(device, torch.float64)
+    ours = LSTM(D, H, num_layers).to(device, torch.float64)
     theirs = nn.LSTM(D, H, num_layers, batch_first=True).to(device, torch.float64)
     theirs.load_state_dict(ours.state_dict())
     x = _random(N, T, D, device=device)
@@ -78,10 +77,9 @@ def test_lstm_matches_torch_in_values_and_gradients(device, num_layers, with_sta
 
 @pytest.mark.parametrize("num_layers", [1, 2])
 @pytest.mark.parametrize("with_state", [False, True])
-@pytest.mark.parametrize("fused", [False, True])
-def test_gru_matches_torch_in_values_and_gradients(device, num_layers, with_state, fused):
+def test_gru_matches_torch_in_values_and_gradients(device, num_layers, with_state):
     N, T, D, H = 3, 9, 4, 6
-    ours = GRU(D, H, num_layers, fused=fused).to(device, torch.float64)
+    ours = GRU(D, H, num_layers).to(device, torch.float64)
     theirs = nn.GRU(D, H, num_layers, batch_first=True).to(device, torch.float64)
     theirs.load_state_dict(ours.state_dict())
     x = _random(N, T, D, device=device)
@@ -92,6 +90,20 @@ def test_gru_matches_torch_in_values_and_gradients(device, num_layers, with_stat
     wrt = [x] + ([h0] if with_state else [])
     assert_same_values_and_gradients(torch.cat([out.flatten(), h.flatten()]), torch.cat([out_ref.flatten(), h_ref.flatten()]),
                                      [*wrt, *ours.parameters()], [*wrt, *theirs.parameters()])
+
+
+@pytest.mark.parametrize("layer", [LSTM, GRU])
+@pytest.mark.parametrize("num_layers", [1, 2])
+@pytest.mark.parametrize("with_state", [False, True])
+def test_fused_path_computes_what_the_teaching_path_computes(device, layer, num_layers, with_state):
+    """The math is checked above, on the teaching path; the fused path must run PyTorch's layer on
+    every one of our parameters: the same values, the same gradients on x, the state and each."""
+    N, T, D, H = 3, 9, 4, 6
+    ours = layer(D, H, num_layers).to(device, torch.float64)
+    x = _random(N, T, D, device=device)
+    h0 = _random(num_layers, N, H, device=device) if with_state else None
+    state = (h0, _random(num_layers, N, H, device=device)) if with_state and layer is LSTM else h0
+    assert_fused_equals_teaching_path(ours, x, state)
 
 
 def test_the_layer_is_the_cell_applied_step_by_step(device):
