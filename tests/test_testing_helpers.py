@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch.nn.functional import binary_cross_entropy_with_logits as imported_bce
 
-from utils.testing import ForbiddenCallError, forbid
+from utils.testing import ForbiddenCallError, assert_tensor_close, forbid
 
 from .exercise_helpers import REPO
 
@@ -113,3 +113,8 @@ def test_warnings_go_to_stdout_once_the_helpers_are_imported():
     assert run.returncode == 0, run.stderr
     assert run.stderr == ""
     assert "[warning, not an error: it costs no points] UserWarning: a library changed its mind" in run.stdout
+
+
+def test_a_wrong_boolean_mask_fails_with_the_difference_not_a_crash():
+    with pytest.raises(AssertionError, match="values differ from the reference"):
+        assert_tensor_close(torch.ones(3, 3, dtype=torch.bool).triu(), torch.ones(3, 3, dtype=torch.bool).tril(), "mask")

@@ -31,7 +31,7 @@ def assert_tensor_close(actual, expected: torch.Tensor, name: str, atol: float =
     if not torch.equal(torch.isfinite(a), torch.isfinite(e)):
         raise AssertionError(f"{name}: expected finite values where the reference is finite (got inf or nan)")
     if not torch.allclose(a, e, atol=atol, rtol=rtol, equal_nan=True):
-        worst = (a - e).abs().nan_to_num(0).max().item()
+        worst = (a.double() - e.double()).abs().nan_to_num(0).max().item()  # bool and int too
         raise AssertionError(f"{name}: values differ from the reference (largest difference {worst:.3g})")
 
 
