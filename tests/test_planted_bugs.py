@@ -109,6 +109,17 @@ BUGS = [
     ("ex02_backprop_optimization", "numerical_gradient", "    return grad\n", "    return flat_grad\n", "the gradient returned flat"),
     ("ex02_backprop_optimization", "numerical_gradient", "flat_x, flat_grad = x.clone().reshape(-1), grad.reshape(-1)",
      "flat_x, flat_grad = x.float().reshape(-1), grad.reshape(-1)", "differences taken in float32"),
+    ("ex02_backprop_optimization", "cross_entropy", "return (logsumexp - logits[torch.arange(len(y)), y]).mean()",
+     "return F.cross_entropy(logits, y)", "the loss by F.cross_entropy"),
+    ("ex02_backprop_optimization", "adam_step", "    m = beta1 * m + (1 - beta1) * grad\n",
+     "    p = param.clone().requires_grad_()\n    optimizer = torch.optim.Adam([p], lr=lr, betas=(beta1, beta2), eps=eps)\n"
+     "    optimizer.state[p] = {'step': torch.tensor(float(t - 1)), 'exp_avg': m.clone(), 'exp_avg_sq': v.clone()}\n"
+     "    p.grad = grad.clone()\n    optimizer.step()\n"
+     "    return p.detach(), optimizer.state[p]['exp_avg'], optimizer.state[p]['exp_avg_sq']\n"
+     "    m = beta1 * m + (1 - beta1) * grad\n", "the step by torch.optim.Adam"),
+    ("ex02_backprop_optimization", "numerical_gradient", "    grad = torch.zeros_like(x)\n",
+     "    leaf = x.detach().clone().requires_grad_()\n    return torch.autograd.grad(f(leaf), leaf)[0]\n",
+     "the gradient by autograd"),
     # ---- ex03_training_deep_networks ----
     ("ex03_training_deep_networks", "he_normal", "std = math.sqrt(2.0 / in_features)", "std = 2.0 / in_features",
      "He init with the variance as the standard deviation"),
