@@ -92,6 +92,25 @@ def graded_class(released_course):
     first_answer = next(c for c in looping.cells if c.metadata["nbgrader"].get("solution"))
     first_answer.source = "while True:\n    pass\n" + first_answer.source
     submit(course, "f_infinite_loop", ex1, looping)
+    ex6 = "ex06_lstm_gru"
+    # A correct answer that warns while a test cell runs it: the warning must cost nothing.
+    warns = solved(release[ex6], source[ex6])
+    gru = next(c for c in warns.cells if c.metadata["nbgrader"].get("grade_id") == "gru_step")
+    gru.source = "import warnings\n" + gru.source.replace("\n", "\n    warnings.warn('a library changed its mind')\n", 1)
+    submit(course, "g_warns", ex6, warns)
+    # Right values from what tasks 1 and 3 forbid: torch.lstm_cell (under another name) and autograd.
+    forbidden = solved(release[ex6], source[ex6])
+    answers = {c.metadata["nbgrader"]["grade_id"]: c for c in forbidden.cells if c.metadata["nbgrader"].get("solution")}
+    answers["lstm_step"].source = ("from torch import lstm_cell\n\ndef lstm_step(x_t, h_prev, c_prev, W_ih, W_hh, b_ih, b_hh):\n"
+                                   "    return lstm_cell(x_t, (h_prev, c_prev), W_ih, W_hh, b_ih, b_hh)\n")
+    answers["cell_state_gradient"].source = (
+        "def cell_state_gradient(x_t, h_prev, c_prev, W_ih, W_hh, b_ih, b_hh, grad_h, grad_c):\n"
+        "    c_prev = c_prev.detach().requires_grad_()\n"
+        "    a_i, a_f, a_g, a_o = (x_t @ W_ih.T + b_ih + h_prev @ W_hh.T + b_hh).chunk(4, dim=1)\n"
+        "    c_t = torch.sigmoid(a_f) * c_prev + torch.sigmoid(a_i) * torch.tanh(a_g)\n"
+        "    ((torch.sigmoid(a_o) * torch.tanh(c_t) * grad_h).sum() + (c_t * grad_c).sum()).backward()\n"
+        "    return c_prev.grad\n")
+    submit(course, "h_forbidden", ex6, forbidden)
 
     # A cell limit far above any solution cell, even on a busy machine; the looping student hits it.
     runs = {a: instructor(course, "autograde", a, "--cell-timeout", "60") for a in ASSIGNMENTS}
@@ -131,6 +150,27 @@ def test_infinite_loop_times_out_and_only_that_task_is_lost(graded_class):
     assert "CellTimeoutError" in autograded.read_text()
 
 
+def _autograded(course: Course, student: str, assignment: str) -> str:
+    return (course.folder("autograded") / student / assignment / f"{assignment}.ipynb").read_text()
+
+
+def test_a_warning_in_a_test_cell_costs_nothing(graded_class):
+    course, _ = graded_class
+    score, maximum = _scores(course, "ex06_lstm_gru")["g_warns"]
+    assert score == maximum
+    assert ("[warning, not an error: it costs no points] UserWarning: a library changed its mind"
+            in _autograded(course, "g_warns", "ex06_lstm_gru"))
+
+
+def test_an_answer_that_uses_what_its_task_forbids_loses_those_points(graded_class):
+    course, _ = graded_class
+    score, maximum = _scores(course, "ex06_lstm_gru")["h_forbidden"]
+    assert score == maximum - 3 - 2  # task 1 (3 points) and task 3 (2 points)
+    graded = _autograded(course, "h_forbidden", "ex06_lstm_gru")
+    assert "Task 1 asks you not to use torch.lstm_cell" in graded
+    assert "Task 3 asks you not to use torch.Tensor.backward" in graded
+
+
 def test_invalid_notebook_fails_clearly_and_the_others_are_graded(graded_class):
     course, runs = graded_class
     run = runs["ex01_foundations"]
@@ -143,28 +183,15 @@ def test_invalid_notebook_fails_clearly_and_the_others_are_graded(graded_class):
 
 def test_feedback_and_grades_export(graded_class, tmp_path):
     course, _ = graded_class
-    assert instructor(course.root, "feedback", "ex01_foundations").returncode == 0
-    assert (course.folder("feedback") / "a_solution" / "ex01_foundations" / "ex01_foundations.html").exists()
+    feedback = instructor(course.root, "feedback")  # every assignment, in one run
+    assert feedback.returncode == 0, feedback.stdout + feedback.stderr
+    for assignment in ASSIGNMENTS:
+        for student in ("a_solution", "c_release"):
+            assert (course.folder("feedback") / student / assignment / f"{assignment}.html").exists(), assignment
     out = tmp_path / "grades.csv"
     assert instructor(course.root, "grades", "--output", str(out)).returncode == 0
     rows = out.read_text().splitlines()
     assert rows[0].startswith("assignment,") and any("a_solution" in r for r in rows)
-
-
-def test_collect_unpacks_an_lms_zip_export(tmp_path):
-    import zipfile
-
-    course = make_course(tmp_path)
-    notebook = (REPO / "exercises" / "ex01_foundations" / "ex01_foundations.ipynb").read_text()
-    archive = tmp_path / "export.zip"
-    with zipfile.ZipFile(archive, "w") as z:
-        z.writestr("alice_123456_7890_ex01_foundations.ipynb", notebook)  # Canvas naming
-        z.writestr("bob_ex01_foundations.ipynb", notebook)  # plain naming
-    result = instructor(course, "collect", "ex01_foundations", str(archive))
-    assert result.returncode == 0, result.stdout + result.stderr
-    for student in ("alice", "bob"):
-        assert (course / "submitted" / student / "ex01_foundations" / "ex01_foundations.ipynb").read_text() == notebook
-    assert "2 submissions" in result.stdout
 
 
 def test_validate_button_reports_the_release_incomplete_and_the_solution_correct(released_course, tmp_path):
