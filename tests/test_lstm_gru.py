@@ -5,7 +5,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from tests.layer_checks import assert_fused_equals_teaching_path, assert_same_values_and_gradients
-from utils.lstm_gru import GRU, LSTM, CharLSTM, GRUCell, LSTMCell
+from utils.lstm_gru import GRU, LSTM, CharLSTM, GRUCell, LSTMCell, open_keep_gate
+from utils.rnn import RNN
 
 
 def _random(*shape, device, requires_grad=True):
@@ -142,6 +143,49 @@ def test_char_lstm_matches_torch_and_carries_its_state(device):
     first, state = model(idx[:, :4])
     second, _ = model(idx[:, 4:], state)
     torch.testing.assert_close(torch.cat([first, second], dim=1), logits)
+
+
+@pytest.mark.parametrize("make", [lambda: LSTM(3, 4, num_layers=2), lambda: GRU(3, 4, num_layers=2),
+                                  lambda: nn.LSTM(3, 4, num_layers=2), lambda: LSTMCell(3, 4), lambda: GRUCell(3, 4)],
+                         ids=["LSTM", "GRU", "nn.LSTM", "LSTMCell", "GRUCell"])
+def test_open_keep_gate_makes_every_layer_keep_sigmoid_of_the_bias(make):
+    """With every other weight and bias at zero, one step from a zero input keeps sigmoid(b) of the state."""
+    layer = make().double()
+    with torch.no_grad():
+        for name, p in layer.named_parameters():
+            p.zero_()
+            if name.startswith("bias_hh"):
+                p[4:8] = 5.0  # the gate sees bias_ih + bias_hh: this half must be cleared
+    assert open_keep_gate(layer, 2.0) is layer
+    keep = torch.sigmoid(torch.tensor(2.0, dtype=torch.float64))
+    state = torch.tensor([[0.5, -1.0, 2.0, 0.25]], dtype=torch.float64)
+    zeros = torch.zeros_like(state)
+    x = torch.zeros(1, 3, dtype=torch.float64)
+    if isinstance(layer, LSTMCell):        # the candidate tanh(0) = 0 adds nothing: c_1 = f * c_0
+        torch.testing.assert_close(layer(x, (zeros, state))[1], keep * state)
+    elif isinstance(layer, GRUCell):       # the candidate is 0: h_1 = z * h_0
+        torch.testing.assert_close(layer(x, state), keep * state)
+    elif isinstance(layer, GRU):           # layer 0 keeps keep * h_0; layer 1 too, from its own h_0
+        torch.testing.assert_close(layer(x[:, None], torch.stack([state, 2 * state]))[1],
+                                   keep * torch.stack([state, 2 * state]))
+    else:
+        cells = torch.stack([state, 2 * state])
+        torch.testing.assert_close(layer(x[:, None], (torch.zeros_like(cells), cells))[1][1], keep * cells)
+    for name, p in layer.named_parameters():  # only the keep gate's half of bias_ih moved
+        moved = p.nonzero()[:, 0].unique().tolist()
+        assert moved == (list(range(4, 8)) if name.startswith("bias_ih") else []), name
+
+
+def test_open_keep_gate_refuses_a_layer_without_gates():
+    with pytest.raises(ValueError, match="expects an LSTM or a GRU .* got RNN"):
+        open_keep_gate(RNN(3, 4), 1.0)
+
+
+def test_char_lstm_starts_its_forget_gate_at_the_given_bias():
+    lstm = CharLSTM(11, 8).rnn
+    torch.testing.assert_close((lstm.bias_ih_l0 + lstm.bias_hh_l0)[8:16], torch.ones(8))
+    lstm = CharLSTM(11, 8, num_layers=2, forget_bias=3.0).rnn
+    torch.testing.assert_close((lstm.bias_ih_l1 + lstm.bias_hh_l1)[8:16], torch.full((8,), 3.0))
 
 
 def test_bad_input_gets_a_clear_error():

@@ -211,12 +211,33 @@ class GRU(_GatedRNN):
         return x, torch.stack(last_h)
 
 
+def open_keep_gate(layer: nn.Module, bias: float) -> nn.Module:
+    """Start the gate that keeps the state at sigmoid(bias), in every layer: the LSTM's forget gate,
+    the GRU's update gate. Works on ours and PyTorch's, layers and cells; returns ``layer``.
+
+    The gate is block 1 in both gate orders, [i | f | g | o] and [r | z | n]. It only sees the
+    sum bias_ih + bias_hh, so bias_ih gets ``bias`` and bias_hh 0.
+    """
+    suffixes = [f"_l{k}" for k in range(layer.num_layers)] if hasattr(layer, "num_layers") else [""]
+    hidden = layer.hidden_size
+    with torch.no_grad():
+        for suffix in suffixes:
+            bias_ih, bias_hh = getattr(layer, f"bias_ih{suffix}", None), getattr(layer, f"bias_hh{suffix}", None)
+            if bias_ih is None or len(bias_ih) not in (3 * hidden, 4 * hidden):
+                raise ValueError(f"open_keep_gate expects an LSTM or a GRU (biases of 4H or 3H entries), "
+                                 f"got {type(layer).__name__}")
+            bias_ih[hidden:2 * hidden] = bias
+            bias_hh[hidden:2 * hidden] = 0.0
+    return layer
+
+
 class CharLSTM(CharRNN):
-    """Chapter 5's character-level model with an :class:`LSTM` in place of the vanilla RNN.
+    """Chapter 5's character-level model with an :class:`LSTM` in place of the vanilla RNN. The
+    forget gate's bias starts at ``forget_bias`` (1 by default, as Jozefowicz et al. recommend).
 
     Shapes: idx (N, T) int64, state (h_0, c_0) or None -> logits (N, T, vocab_size), (h_T, c_T).
     """
 
-    def __init__(self, vocab_size: int, hidden_size: int, num_layers: int = 1):
+    def __init__(self, vocab_size: int, hidden_size: int, num_layers: int = 1, forget_bias: float = 1.0):
         super().__init__(vocab_size, hidden_size)
-        self.rnn = LSTM(vocab_size, hidden_size, num_layers)
+        self.rnn = open_keep_gate(LSTM(vocab_size, hidden_size, num_layers), forget_bias)
