@@ -56,8 +56,8 @@ def forbid(*names: str, task: str) -> "_Forbidden":
     ``names`` are dotted names: a PyTorch function or method (``torch.nn.functional.softmax``,
     ``torch.Tensor.backward``), a class (``torch.nn.LSTMCell``: creating or calling one), a
     Python function, or a whole module or package of Python code (``utils.gan``,
-    ``torch.optim``). Run only the answer
-    inside the block and compute the references outside it::
+    ``torch.optim``). Run only the answer inside the block and compute the references outside
+    it::
 
         expected = cell(x, (h, c))
         with forbid("torch.nn.LSTMCell", "torch.lstm_cell", task="Task 1"):
@@ -99,12 +99,12 @@ class _Forbidden(TorchFunctionMode):
         super().__init__()
         self.task, self.used = task, []
         self.functions = [(target, name) for name, target in targets]  # matched by identity
-        self.codes, self.files = {}, {}  # matched against the Python code a call comes from
+        self.codes, self.files, self.folders = {}, {}, {}  # matched against the code a call comes from
         for name, target in targets:
-            if isinstance(target, types.ModuleType):  # a package: every file in its folders
-                for folder in getattr(target, "__path__", []):
-                    self.files[os.path.join(folder, "")] = name
+            if isinstance(target, types.ModuleType):
                 self.files[target.__file__] = name
+                for folder in getattr(target, "__path__", []):  # a package: every file in its folders
+                    self.folders[os.path.join(folder, "")] = name
             elif isinstance(target, type):
                 for member in vars(target).values():
                     code = getattr(_unwrap(getattr(member, "__func__", member)), "__code__", None)
@@ -122,7 +122,7 @@ class _Forbidden(TorchFunctionMode):
         if self.used and not (exc_type and issubclass(exc_type, ForbiddenCallError)):
             raise ForbiddenCallError(self._message(self.used[0]))
 
-    def __torch_function__(self, func, types, args=(), kwargs=None):
+    def __torch_function__(self, func, arg_types, args=(), kwargs=None):
         name = next((n for f, n in self.functions if f is func), None) or self._caller_rule()
         if name:
             self.used.append(name)
@@ -134,8 +134,8 @@ class _Forbidden(TorchFunctionMode):
         frame = sys._getframe(2)
         while frame is not None and frame is not self.entry:
             file = frame.f_code.co_filename
-            name = self.codes.get(frame.f_code) or self.files.get(file) or next(
-                (n for folder, n in self.files.items() if folder.endswith(os.sep) and file.startswith(folder)), None)
+            name = (self.codes.get(frame.f_code) or self.files.get(file)
+                    or next((n for folder, n in self.folders.items() if file.startswith(folder)), None))
             if name:
                 return name
             frame = frame.f_back
