@@ -1,38 +1,73 @@
 """Device choice, seeding and the offline data helpers."""
+import random
+
+import numpy as np
 import pytest
 import torch
 
+import utils.device
 from utils import Standardizer, get_device, load_diabetes, load_digits, make_loader, set_seed, train_test_split
 
 
-def test_device_defaults_to_best_available(monkeypatch):
+def _available(monkeypatch, cuda: bool, mps: bool) -> None:
+    """Pretend this machine has (or lacks) CUDA and Apple MPS."""
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: cuda)
+    monkeypatch.setattr(utils.device, "_mps_available", lambda: mps)
+
+
+@pytest.mark.parametrize("cuda, mps, expected", [(True, True, "cuda"), (True, False, "cuda"),
+                                                 (False, True, "mps"), (False, False, "cpu")])
+def test_device_defaults_to_best_available(monkeypatch, cuda, mps, expected):
     monkeypatch.delenv("COURSE_DEVICE", raising=False)
-    expected = "cuda" if torch.cuda.is_available() else "mps" if torch.backends.mps.is_available() else "cpu"
-    assert get_device().type == expected
+    _available(monkeypatch, cuda, mps)
+    assert get_device() == torch.device(expected)
 
 
-def test_environment_variable_forces_the_cpu(monkeypatch):
+def test_environment_variable_or_argument_overrides_the_default(monkeypatch):
+    _available(monkeypatch, cuda=True, mps=True)
     monkeypatch.setenv("COURSE_DEVICE", "cpu")
     assert get_device() == torch.device("cpu")
+    monkeypatch.setenv("COURSE_DEVICE", "cuda:1")
+    assert get_device() == torch.device("cuda", 1)
+    assert get_device("mps") == torch.device("mps")  # the argument wins over the variable
 
 
 def test_unknown_or_missing_device_is_a_clear_error(monkeypatch):
     monkeypatch.setenv("COURSE_DEVICE", "tpu")
     with pytest.raises(ValueError, match="unknown device 'tpu'"):
         get_device()
-    if not torch.cuda.is_available():
-        with pytest.raises(RuntimeError, match="CUDA is not available"):
-            get_device("cuda")
+    _available(monkeypatch, cuda=False, mps=False)
+    with pytest.raises(RuntimeError, match="CUDA is not available"):
+        get_device("cuda")
+    with pytest.raises(RuntimeError, match="Apple MPS is not available"):
+        get_device("mps")
 
 
-def test_set_seed_makes_draws_repeat():
-    set_seed(3)
-    a = torch.randn(4)
+def test_set_seed_seeds_random_numpy_and_torch():
+    """After set_seed(s), each library's next draws are those of a fresh generator seeded s."""
+    def draws():
+        return random.random(), np.random.rand(3), torch.randn(4)
+
+    def fresh(seed):
+        return (random.Random(seed).random(), np.random.RandomState(seed % 2**32).rand(3),
+                torch.randn(4, generator=torch.Generator().manual_seed(seed)))
+
+    for seed in (3, 2**40):  # NumPy takes seeds below 2**32 only
+        draws()  # move every stream on first
+        set_seed(seed)
+        ours, expected = draws(), fresh(seed)
+        assert ours[0] == expected[0], "random"
+        assert np.array_equal(ours[1], expected[1]), "numpy"
+        assert torch.equal(ours[2], expected[2]), "torch"
+
+
+def test_set_seed_returns_its_own_torch_generator():
     g = set_seed(3)
-    assert torch.equal(a, torch.randn(4))
+    torch.randn(5)  # the global stream moves on; g's does not
     assert torch.equal(torch.randn(2, generator=g), torch.randn(2, generator=torch.Generator().manual_seed(3)))
-    with pytest.raises(TypeError):
-        set_seed(1.5)
+    for bad in (1.5, True, "3"):
+        with pytest.raises(TypeError, match="seed must be an int"):
+            set_seed(bad)
 
 
 def test_bundled_data_sets_have_documented_shapes():

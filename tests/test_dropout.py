@@ -1,4 +1,6 @@
 """Inverted dropout against F.dropout, the L2/L1 penalties, AdamW against torch.optim.AdamW, early stopping."""
+import copy
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -36,29 +38,48 @@ def test_dropout_layer_is_the_identity_in_eval_mode():
         dropout(x, 0.5, mask=torch.ones(3, 3))
 
 
-def test_penalties_and_their_gradients():
-    model = nn.Sequential(nn.Linear(4, 3), nn.ReLU(), nn.Linear(3, 2))
-    l2_penalty(model).backward()
-    torch.testing.assert_close(model[0].weight.grad, model[0].weight.detach())
-    assert model[0].bias.grad is None  # biases are not penalised
-    model.zero_grad()
-    l1_penalty(model).backward()
-    torch.testing.assert_close(model[2].weight.grad, model[2].weight.detach().sign())
+def _three_layers():
+    return nn.Sequential(nn.Linear(4, 3), nn.Tanh(), nn.Linear(3, 3), nn.Tanh(), nn.Linear(3, 2)).double()
+
+
+def test_penalties_and_their_gradients_cover_every_weight_matrix():
+    model = _three_layers()
+    weights = [model[i].weight for i in (0, 2, 4)]
+    params = list(model.parameters())  # weight, bias of each layer in turn
+    l2, l1 = l2_penalty(model), l1_penalty(model)
+    torch.testing.assert_close(l2, sum(0.5 * w.pow(2).sum() for w in weights))
+    torch.testing.assert_close(l1, sum(w.abs().sum() for w in weights))
+    for penalty, gradient_of in ((l2, lambda w: w), (l1, torch.sign)):
+        grads = torch.autograd.grad(penalty, params, allow_unused=True)
+        for i, (p, g) in enumerate(zip(params, grads)):
+            if p.dim() == 1:
+                assert g is None, f"parameter {i}: biases are not penalised"
+            else:
+                torch.testing.assert_close(g, gradient_of(p.detach()), msg=lambda m, i=i: f"parameter {i}: {m}")
+    # weights_only=False penalises the biases too
+    grads = torch.autograd.grad(l2_penalty(model, weights_only=False), params)
+    for p, g in zip(params, grads):
+        torch.testing.assert_close(g, p.detach())
 
 
 def test_l2_in_the_loss_equals_sgd_weight_decay():
+    """Gradient descent on loss + lam * l2_penalty takes the steps of torch.optim.SGD with
+    weight_decay = lam on the weight matrices (and none on the biases), step after step."""
     torch.manual_seed(0)
-    w0, lam = torch.randn(5, dtype=torch.float64), 0.1
-    target = torch.randn(5, dtype=torch.float64)
-    a, b = w0.clone().requires_grad_(), w0.clone().requires_grad_()
-    opt_a = torch.optim.SGD([a], lr=0.1)
-    opt_b = torch.optim.SGD([b], lr=0.1, weight_decay=lam)
+    lam, lr = 0.1, 0.1
+    ours = _three_layers()
+    reference = copy.deepcopy(ours)
+    X, y = torch.randn(16, 4, dtype=torch.float64), torch.randn(16, 2, dtype=torch.float64)
+    opt = torch.optim.SGD(ours.parameters(), lr=lr)
+    opt_ref = torch.optim.SGD([{"params": [p for p in reference.parameters() if p.dim() > 1], "weight_decay": lam},
+                               {"params": [p for p in reference.parameters() if p.dim() == 1]}], lr=lr)
     for _ in range(10):
-        opt_a.zero_grad(), opt_b.zero_grad()
-        ((a - target) ** 2).sum().add(lam / 2 * (a**2).sum()).backward()
-        ((b - target) ** 2).sum().backward()
-        opt_a.step(), opt_b.step()
-    torch.testing.assert_close(a, b)
+        opt.zero_grad(), opt_ref.zero_grad()
+        (F.mse_loss(ours(X), y) + lam * l2_penalty(ours)).backward()
+        F.mse_loss(reference(X), y).backward()
+        opt.step(), opt_ref.step()
+    for p, q in zip(ours.parameters(), reference.parameters()):
+        torch.testing.assert_close(p, q)
 
 
 @pytest.mark.parametrize("weight_decay", [0.0, 0.01, 0.3])

@@ -70,12 +70,17 @@ def test_parameter_groups_keep_their_own_learning_rates(device, name):
 
 
 def test_adam_first_step_moves_each_parameter_by_lr(device):
-    # With bias correction m_hat = g and v_hat = g^2 at t = 1, so the step is lr * sign(g).
-    p = torch.tensor([3.0, -0.001, 250.0], device=device, requires_grad=True)
-    optimizer = Adam([p], lr=0.1)
-    (p * torch.tensor([2.0, -5.0, 1e-3], device=device)).sum().backward()
+    # With bias correction m_hat = g and v_hat = g^2 at t = 1, so the step is lr * g / (|g| + eps):
+    # lr * sign(g) whatever the gradient's scale, to within lr * eps / |g| = 1e-5 of a step here.
+    # The displacement is compared, in float64, to a ten-thousandth of a step: a tolerance relative
+    # to the parameter (250) would let through a step off by a few percent.
+    lr, gradient = 0.1, torch.tensor([2.0, -5.0, 1e-3], dtype=torch.float64, device=device)
+    start = torch.tensor([3.0, -0.001, 250.0], dtype=torch.float64, device=device)
+    p = start.clone().requires_grad_()
+    optimizer = Adam([p], lr=lr)
+    (p * gradient).sum().backward()
     optimizer.step()
-    assert torch.allclose(p.detach(), torch.tensor([2.9, 0.099, 249.9], device=device), atol=1e-5)
+    torch.testing.assert_close(p.detach() - start, -lr * gradient.sign(), rtol=0, atol=lr * 1e-4)
 
 
 def test_momentum_accumulates_a_constant_gradient(device):

@@ -4,7 +4,8 @@ import math
 import pytest
 from sklearn.model_selection import ParameterGrid
 
-from utils.search import Choice, IntRange, LogUniform, Uniform, grid_search, optuna_search, random_search
+from utils.search import (Choice, IntRange, LogUniform, SearchResult, Uniform, grid_search, optuna_search,
+                          random_search)
 
 SPACE = {"lr": LogUniform(1e-4, 1.0), "momentum": Uniform(0.0, 0.99)}
 
@@ -35,11 +36,18 @@ def test_random_search_is_seeded_and_stays_in_range():
     assert len({p["lr"] for p in a.params}) == 30  # every trial tries a new learning rate
 
 
-def test_best_so_far_is_monotone_and_ends_at_the_best():
+def test_best_so_far_and_the_best_trial_on_known_values():
+    result = SearchResult(params=[{"i": i} for i in range(7)], values=[3.0, 5.0, 1.0, 2.0, 1.0, 0.5, 0.7])
+    assert result.best_so_far() == [3.0, 3.0, 1.0, 1.0, 1.0, 0.5, 0.5]
+    assert result.best_index == 5 and result.best_value == 0.5 and result.best_params == {"i": 5}
+    tied = SearchResult(params=[{"i": 0}, {"i": 1}, {"i": 2}], values=[2.0, 1.0, 1.0])
+    assert tied.best_index == 1  # the first trial that reached the best value
+
+
+def test_best_so_far_of_a_search_is_the_running_minimum():
     result = random_search(bowl, SPACE, 20, seed=0, progress=False)
-    curve = result.best_so_far()
-    assert all(x >= y for x, y in zip(curve, curve[1:])) and curve[-1] == result.best_value
-    assert result.values[result.best_index] == result.best_value
+    assert result.best_so_far() == [min(result.values[:n]) for n in range(1, 21)]
+    assert result.best_value == min(result.values) == bowl(result.best_params)
 
 
 def test_optuna_tpe_beats_its_random_start_on_a_smooth_objective():
