@@ -1,8 +1,7 @@
 """FedAvg: the weighted average, the client splits, and one round equal to plain SGD where it must be."""
-import copy
-
 import pytest
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from utils.federated import fedavg_aggregate, federated_averaging, local_sgd, split_clients
@@ -53,15 +52,44 @@ def test_split_clients_rejects_too_many_clients():
         split_clients(torch.arange(5), 3, iid=False, shards_per_client=2)
 
 
-def test_one_client_one_round_is_local_sgd():
+def _gradient_descent_by_hand(weight, bias, X, y, steps, lr, batches):
+    """The reference: SGD on the mean cross-entropy of a linear model, with the gradient written
+    out, (softmax(z) - onehot(y)) / B for the logits z, and nothing from torch.optim or autograd."""
+    weight, bias, X = weight.double(), bias.double(), X.double()
+    for step in range(steps):
+        rows = batches[step]
+        error = (torch.softmax(X[rows] @ weight.T + bias, dim=1) - F.one_hot(y[rows], weight.shape[0])) / len(rows)
+        weight, bias = weight - lr * error.T @ X[rows], bias - lr * error.sum(0)
+    return weight.float(), bias.float()
+
+
+def _problem():
     torch.manual_seed(0)
-    X, y = torch.randn(40, 5), torch.randint(3, (40,))
-    model = nn.Linear(5, 3)
-    reference = local_sgd(copy.deepcopy(model), X, y, steps=6, lr=0.1, batch_size=8,
-                          generator=torch.Generator().manual_seed(0))
-    federated_averaging(model, X, y, [torch.arange(40)], rounds=1, local_steps=6, lr=0.1, batch_size=8,
+    return torch.randn(40, 5), torch.randint(3, (40,)), nn.Linear(5, 3)
+
+
+@pytest.mark.parametrize("batch_size", [40, 8])
+def test_local_sgd_takes_plain_sgd_steps(batch_size):
+    """Six steps against the hand-written reference: a gradient left over from the previous step
+    (zero_grad outside the loop) would change every step after the first."""
+    X, y, model = _problem()
+    # local_sgd's batches: the first batch_size rows of a fresh permutation from its generator at
+    # each step (with batch_size 40, every row: then the draw does not matter)
+    generator = torch.Generator().manual_seed(0)
+    batches = [torch.randperm(40, generator=generator)[:batch_size] for _ in range(6)]
+    expected = _gradient_descent_by_hand(model.weight.detach(), model.bias.detach(), X, y, 6, 0.5, batches)
+    local_sgd(model, X, y, steps=6, lr=0.5, batch_size=batch_size, generator=torch.Generator().manual_seed(0))
+    torch.testing.assert_close((model.weight, model.bias), expected)
+
+
+def test_one_client_one_round_is_local_sgd():
+    """FedAvg with one client holding all the data: the average of one model is that model."""
+    X, y, model = _problem()
+    everything = [torch.arange(40)] * 6  # batch_size 40: every step sees all the data
+    expected = _gradient_descent_by_hand(model.weight.detach(), model.bias.detach(), X, y, 6, 0.5, everything)
+    federated_averaging(model, X, y, [torch.arange(40)], rounds=1, local_steps=6, lr=0.5, batch_size=40,
                         evaluate=lambda m: 0.0, seed=0)
-    torch.testing.assert_close(model.weight, reference.weight)
+    torch.testing.assert_close((model.weight, model.bias), expected)
 
 
 def test_fedavg_learns_a_separable_problem():
