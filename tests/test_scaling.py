@@ -72,10 +72,27 @@ def test_dynamic_loss_scaler_follows_grad_scaler_step_for_step():
     assert ours.scale != 1024.0  # it both shrank and grew along the way
 
 
-def test_float16_underflow_is_recovered_by_scaling():
-    tiny = torch.tensor(1e-8)
-    assert tiny.half().item() == 0.0
-    assert (tiny * 2 ** 16).half().float().item() / 2 ** 16 == pytest.approx(1e-8, rel=1e-3)
+@pytest.mark.parametrize("scaled", [False, True])
+def test_float16_underflow_is_recovered_by_scaling(scaled):
+    """A forward pass in float16 whose gradients, about 1e-8, lie below float16's smallest
+    subnormal (6e-8): unscaled, they round to zero and the weights never move. DynamicLossScaler's
+    scaled loss (2^16 by default) lifts them into range, and its step divides them back in the
+    float32 master gradients before the update: the true gradient, up to two float16 roundings
+    (2^-11 each)."""
+    x = torch.rand(6, generator=torch.Generator().manual_seed(0)) * 1e-3 + 1e-3
+    exact = 1e-5 * x.half().double()  # d loss / d w
+    w = torch.zeros(6, requires_grad=True)  # float32 master weights
+    optimizer, scaler = torch.optim.SGD([w], lr=1.0), DynamicLossScaler()
+    loss = 1e-5 * (w.half() * x.half()).float().sum()  # float16 compute, a float32 loss, as under autocast
+    if scaled:
+        scaler.scale_loss(loss).backward()
+        assert scaler.step(optimizer)
+        torch.testing.assert_close(w.grad.double(), exact, rtol=2e-3, atol=0)
+        torch.testing.assert_close(w.detach().double(), -exact, rtol=2e-3, atol=0)
+    else:
+        loss.backward()
+        optimizer.step()
+        assert (w.grad == 0).all() and (w == 0).all()
 
 
 @pytest.mark.parametrize("amount", [0.0, 0.3, 0.5, 0.9, 1.0])
