@@ -1,5 +1,6 @@
 """GAN building blocks against PyTorch and SciPy: the transposed convolution, the losses, one
 training step, and the scores that judge a generator."""
+import copy
 import math
 
 import numpy as np
@@ -136,29 +137,34 @@ def test_losses_reject_empty_and_integer_logits():
         discriminator_loss(torch.zeros(3, dtype=torch.int64), torch.zeros(3))
 
 
+def _round_by_hand(G, D, real, z, lr):
+    """One round written out with autograd.grad, so no gradient can be left over from an earlier
+    round: a step of D on its own loss (G's output treated as data), then a step of G through
+    the updated D."""
+    fake = G(z)
+    d_grads = torch.autograd.grad(discriminator_loss(D(real), D(fake.detach())), list(D.parameters()))
+    with torch.no_grad():
+        for p, g in zip(D.parameters(), d_grads):
+            p -= lr * g
+    g_grads = torch.autograd.grad(generator_loss(D(fake)), list(G.parameters()))
+    with torch.no_grad():
+        for p, g in zip(G.parameters(), g_grads):
+            p -= lr * g
+
+
 def test_gan_step_updates_each_player_with_its_own_gradient():
+    """Three rounds against the hand-written game. From the second round on, gradients that
+    gan_step failed to clear (G's backward also fills D's) would pile onto the new ones."""
     torch.manual_seed(0)
     G, D = nn.Linear(2, 2), nn.Linear(2, 1)
-    G_ref, D_ref = nn.Linear(2, 2), nn.Linear(2, 1)
-    G_ref.load_state_dict(G.state_dict())
-    D_ref.load_state_dict(D.state_dict())
-    real, z = torch.randn(8, 2), torch.randn(8, 2)
+    G_ref, D_ref = copy.deepcopy(G), copy.deepcopy(D)
     opt_g, opt_d = torch.optim.SGD(G.parameters(), lr=0.1), torch.optim.SGD(D.parameters(), lr=0.1)
-    d_loss, g_loss = gan_step(G, D, real, z, opt_g, opt_d)
-
-    # by hand: D's gradient from D's loss only (G's output treated as data) ...
-    fake = G_ref(z)
-    d_grads = torch.autograd.grad(discriminator_loss(D_ref(real), D_ref(fake.detach())), list(D_ref.parameters()))
-    with torch.no_grad():
-        for p, g in zip(D_ref.parameters(), d_grads):
-            p -= 0.1 * g
-    # ... then G's gradient through the updated D
-    g_grads = torch.autograd.grad(generator_loss(D_ref(fake)), list(G_ref.parameters()))
-    with torch.no_grad():
-        for p, g in zip(G_ref.parameters(), g_grads):
-            p -= 0.1 * g
-    for ours, ref in zip([*G.parameters(), *D.parameters()], [*G_ref.parameters(), *D_ref.parameters()]):
-        torch.testing.assert_close(ours, ref)
+    for round_ in range(3):
+        real, z = torch.randn(8, 2), torch.randn(8, 2)
+        d_loss, g_loss = gan_step(G, D, real, z, opt_g, opt_d)
+        _round_by_hand(G_ref, D_ref, real, z, lr=0.1)
+        for ours, ref in zip([*G.parameters(), *D.parameters()], [*G_ref.parameters(), *D_ref.parameters()]):
+            torch.testing.assert_close(ours, ref, msg=lambda m: f"round {round_}: {m}")
     assert isinstance(d_loss, float) and isinstance(g_loss, float)
 
 
