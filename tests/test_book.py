@@ -35,6 +35,8 @@ def test_chapter_pages_show_math_figures_code_and_citations(book_html):
         assert "mathjax" in page.lower() and ("\\(" in page or "\\[" in page), f"{file}: no math"
         assert '<img alt="../_images/' in page or 'src="../_images/' in page, f"{file}: no figure"
         assert 'class="highlight-python' in page, f"{file}: no code shown"
+        if "{cite" in (REPO / f"{file}.ipynb").read_text():
+            assert 'href="bibliography.html#' in page, f"{file}: cites references, but no citation links to them"
     foundations = (book_html / "chapters" / "01_foundations.html").read_text()
     assert "class Linear(nn.Module)" in visible_text(foundations)  # literalinclude of utils/layers.py
     assert "The notes" in foundations and re.search(r'class="(warning admonition|admonition warning)"', foundations)
