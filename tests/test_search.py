@@ -54,7 +54,7 @@ def test_optuna_tpe_beats_its_random_start_on_a_smooth_objective():
     result = optuna_search(bowl, SPACE, 40, seed=0, progress=False)
     assert len(result.values) == 40
     assert result.best_value < 0.05
-    assert min(result.values[10:]) <= min(result.values[:10])
+    assert min(result.values[10:]) < min(result.values[:10])  # TPE's trials found a better point
 
 
 def test_bad_spaces_are_rejected():
