@@ -18,6 +18,7 @@ from .authoring import answer, check_source, given_code, instructions, new_noteb
 from .course import Course
 from .feedback import hidden_lines, leaked_lines
 from .grading import autograde
+from .shards import ShardError, scheduler_shard
 
 LEAK_MARKERS = ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN TESTS")
 
@@ -142,7 +143,12 @@ def grades(course: Course, output: str) -> int:
 # ---- command line ----------------------------------------------------------------------------
 
 def _shard(text: str) -> tuple[int, int]:
-    """'K/N' with 1 <= K <= N, as a pair."""
+    """'K/N' with 1 <= K <= N, as a pair; 'auto' takes K and N from the scheduler (instructor.shards)."""
+    if text == "auto":
+        try:
+            return scheduler_shard()
+        except ShardError as error:
+            raise argparse.ArgumentTypeError(str(error)) from None
     try:
         k, n = (int(part) for part in text.split("/"))
     except ValueError:
@@ -173,7 +179,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--require-sandbox", action="store_true",
                    help="refuse to grade when the bubblewrap sandbox cannot run (default: warn and grade)")
     p.add_argument("--shard", type=_shard, default=(1, 1), metavar="K/N",
-                   help="grade only slice K of N of the students (N machines sharing one PostgreSQL gradebook)")
+                   help="grade only slice K of N of the students (N machines sharing one PostgreSQL gradebook); "
+                        "'auto': K and N from a Kubernetes Indexed Job or a Slurm job array")
     p = sub.add_parser("feedback", help="generate HTML feedback for every graded student")
     p.add_argument("assignment")
     p = sub.add_parser("grades", help="export all grades to CSV")

@@ -1,4 +1,5 @@
-"""A class graded by two machines at once into one PostgreSQL gradebook (`autograde --shard K/N`).
+"""A class graded by two machines at once into one PostgreSQL gradebook (`autograde --shard K/N`),
+and ``--shard auto``: K and N from a Kubernetes Indexed Job or a Slurm job array.
 
 The test starts its own PostgreSQL cluster in a temporary folder, as an unprivileged user, on
 a Unix socket (no TCP port), and stops it afterwards. Without PostgreSQL's programs it skips,
@@ -15,8 +16,11 @@ from pathlib import Path
 
 import nbformat
 import pytest
+import yaml
 
+from instructor.cli import main
 from instructor.grading import in_shard
+from instructor.shards import ShardError, scheduler_shard
 
 from .exercise_helpers import REPO, make_course, solved, submit
 
@@ -30,6 +34,77 @@ def test_shards_split_a_class_into_disjoint_slices_that_cover_it():
         assert all(len(o) == 1 for o in owners), n
         if n > 1:  # every slice gets work
             assert {o[0] for o in owners} == set(range(1, n + 1))
+
+
+# How each scheduler starts the two tasks of a class split in two: only the environment differs.
+KUBERNETES_TASKS = [{"JOB_COMPLETION_INDEX": str(i), "JOB_COMPLETIONS": "2"} for i in (0, 1)]
+SLURM_TASKS = [{"SLURM_ARRAY_TASK_ID": str(i), "SLURM_ARRAY_TASK_MIN": "1", "SLURM_ARRAY_TASK_MAX": "2",
+                "SLURM_ARRAY_TASK_STEP": "1", "SLURM_ARRAY_TASK_COUNT": "2", "SLURM_ARRAY_JOB_ID": "77"}
+               for i in (1, 2)]  # sbatch --array=1-2
+SCHEDULER_VARIABLES = {name for env in KUBERNETES_TASKS + SLURM_TASKS for name in env}
+
+
+def test_kubernetes_completion_index_counts_from_zero():
+    assert [scheduler_shard(env) for env in KUBERNETES_TASKS] == [(1, 2), (2, 2)]
+    assert scheduler_shard({"JOB_COMPLETION_INDEX": "6", "JOB_COMPLETIONS": "7"}) == (7, 7)
+
+
+@pytest.mark.parametrize("array, expected", [
+    ({"min": 0, "step": 1, "ids": [0, 1, 2, 3]}, [(1, 4), (2, 4), (3, 4), (4, 4)]),      # --array=0-3
+    ({"min": 1, "step": 1, "ids": [1, 2, 3, 4]}, [(1, 4), (2, 4), (3, 4), (4, 4)]),      # --array=1-4
+    ({"min": 5, "step": 1, "ids": [5, 6, 7]}, [(1, 3), (2, 3), (3, 3)]),                 # --array=5-7
+    ({"min": 1, "step": 2, "ids": [1, 3, 5, 7]}, [(1, 4), (2, 4), (3, 4), (4, 4)]),      # --array=1-7:2
+])
+def test_slurm_array_task_maps_onto_one_based_shards_whatever_the_first_index(array, expected):
+    envs = [{"SLURM_ARRAY_TASK_ID": str(i), "SLURM_ARRAY_TASK_MIN": str(array["min"]),
+             "SLURM_ARRAY_TASK_STEP": str(array["step"]), "SLURM_ARRAY_TASK_COUNT": str(len(array["ids"]))}
+            for i in array["ids"]]
+    assert [scheduler_shard(env) for env in envs] == expected
+
+
+def test_slurm_without_min_and_step_counts_from_zero():
+    assert scheduler_shard({"SLURM_ARRAY_TASK_ID": "2", "SLURM_ARRAY_TASK_COUNT": "3"}) == (3, 3)
+
+
+@pytest.mark.parametrize("env, says", [
+    ({}, "no scheduler's index found"),
+    ({"PATH": "/usr/bin", "SLURM_JOB_ID": "5"}, "no scheduler's index found"),  # a plain job, not an array
+    ({"JOB_COMPLETION_INDEX": "0"}, "set JOB_COMPLETIONS in the pod template"),
+    ({"JOB_COMPLETION_INDEX": "2", "JOB_COMPLETIONS": "2"}, "JOB_COMPLETIONS must equal the Job's spec.completions"),
+    ({"JOB_COMPLETION_INDEX": "x", "JOB_COMPLETIONS": "2"}, "JOB_COMPLETION_INDEX must be an integer, got 'x'"),
+    ({"JOB_COMPLETION_INDEX": "0", "JOB_COMPLETIONS": "0"}, "is not one of 0 tasks"),
+    ({"SLURM_ARRAY_TASK_ID": "1"}, "SLURM_ARRAY_TASK_COUNT is not"),
+    ({"SLURM_ARRAY_TASK_ID": "4", "SLURM_ARRAY_TASK_COUNT": "4"}, "is not one of 4 tasks"),  # a 1-4 array, MIN lost
+    ({"SLURM_ARRAY_TASK_ID": "9", "SLURM_ARRAY_TASK_MIN": "1", "SLURM_ARRAY_TASK_COUNT": "3"},
+     "--array=1,5,9) is not supported"),
+    ({"SLURM_ARRAY_TASK_ID": "2", "SLURM_ARRAY_TASK_MIN": "1", "SLURM_ARRAY_TASK_STEP": "2",
+      "SLURM_ARRAY_TASK_COUNT": "3"}, "is not on the array's steps"),
+    ({**KUBERNETES_TASKS[0], **SLURM_TASKS[0]}, "both JOB_COMPLETION_INDEX (Kubernetes) and SLURM_ARRAY_TASK_ID"),
+])
+def test_auto_without_a_usable_index_says_what_it_expected(env, says):
+    with pytest.raises(ShardError) as error:
+        scheduler_shard(env)
+    assert says in str(error.value)
+
+
+def test_command_line_auto_is_the_same_slice_as_k_of_n(monkeypatch, capsys):
+    """`--shard auto` reaches autograde as the pair `--shard K/N` gives; without a scheduler it
+    stops with the reason, before grading anything."""
+    seen = []
+    monkeypatch.setattr("instructor.cli.autograde", lambda *args: seen.append(args[-1]) or 0)
+    monkeypatch.setattr("instructor.cli.Course.load", lambda folder: None)
+    for name in SCHEDULER_VARIABLES:  # this test may itself run inside a scheduler's job
+        monkeypatch.delenv(name, raising=False)
+    main(["autograde", EX, "--shard", "2/2"])
+    for env in (KUBERNETES_TASKS[1], SLURM_TASKS[1]):
+        with monkeypatch.context() as patched:
+            for name, value in env.items():
+                patched.setenv(name, value)
+            main(["autograde", EX, "--shard", "auto"])
+    assert seen == [(2, 2)] * 3
+    with pytest.raises(SystemExit):
+        main(["autograde", EX, "--shard", "auto"])
+    assert "--shard auto: no scheduler's index found" in capsys.readouterr().err
 
 
 def _postgres_bin() -> Path | None:
@@ -96,13 +171,18 @@ def postgres():
         cluster.stop()
 
 
-def test_two_graders_on_two_shards_fill_one_postgres_gradebook(postgres, tmp_path):
+@pytest.mark.parametrize("scheduler", ["kubernetes", "slurm"])
+def test_two_graders_on_two_shards_fill_one_postgres_gradebook(postgres, tmp_path, scheduler):
+    """Two graders at once, started as a scheduler starts its tasks: the same command,
+    `--shard auto`, told its slice by environment variables only. (`--shard K/N` by hand reaches
+    autograde as the same pair: test_command_line_auto_is_the_same_slice_as_k_of_n.)"""
     course = make_course(tmp_path)
-    env = {**os.environ, "NBGRADER_DB_URL": postgres, "OMP_NUM_THREADS": "1"}
+    env = {name: value for name, value in os.environ.items() if name not in SCHEDULER_VARIABLES}
+    env |= {"NBGRADER_DB_URL": postgres, "OMP_NUM_THREADS": "1"}
 
-    def instructor(*args: str) -> subprocess.Popen:
-        return subprocess.Popen([sys.executable, "-m", "instructor", *args], cwd=course, env=env, text=True,
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    def instructor(*args: str, task: dict | None = None) -> subprocess.Popen:
+        return subprocess.Popen([sys.executable, "-m", "instructor", *args], cwd=course, env=env | (task or {}),
+                                text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
     released = instructor("release", EX)
     assert released.wait(300) == 0, released.stderr.read()
@@ -115,12 +195,15 @@ def test_two_graders_on_two_shards_fill_one_postgres_gradebook(postgres, tmp_pat
         expected[student] = 8.0 if i % 2 == 0 else 0.0
     assert {in_shard(s, (1, 2)) for s in expected} == {True, False}, "both shards must hold students"
 
-    graders = [instructor("autograde", EX, "--shard", f"{k}/2", "-j", "1") for k in (1, 2)]  # at the same time
+    tasks = KUBERNETES_TASKS if scheduler == "kubernetes" else SLURM_TASKS
+    graders = [instructor("autograde", EX, "--shard", "auto", "-j", "1", task=task) for task in tasks]  # at once
     outputs = [(g.communicate(timeout=900), g.returncode) for g in graders]
     for (stdout, stderr), code in outputs:
         assert code == 0, stdout + stderr
-    graded = [line.split()[0] for (stdout, _), _ in outputs for line in stdout.splitlines() if " graded " in line]
-    assert sorted(graded) == sorted(expected), "each student graded by exactly one shard"
+    for k, ((stdout, _), _) in enumerate(outputs, start=1):  # task k grades slice k, as `--shard k/2` would
+        graded = sorted(line.split()[0] for line in stdout.splitlines() if " graded " in line)
+        assert graded == sorted(s for s in expected if in_shard(s, (k, 2))), stdout
+        assert f"shard {k}/2:" in stdout
 
     exported = instructor("grades", "--output", "grades.csv")
     assert exported.wait(300) == 0, exported.stderr.read()
@@ -131,3 +214,33 @@ def test_two_graders_on_two_shards_fill_one_postgres_gradebook(postgres, tmp_pat
     assert len([r for r in records if r["assignment"] == EX]) == len(expected), rows  # no grade doubled
     assert scores == expected  # no grade lost
     assert not (course / "gradebook.db").exists(), "the SQLite default must not be used when NBGRADER_DB_URL is set"
+
+
+def _instructors_page_block(language: str, containing: str) -> str:
+    page = (REPO / "chapters" / "instructors.md").read_text()
+    blocks = [b.split("\n", 1)[1] for b in page.split("```")[1::2] if b.startswith(language + "\n")]
+    found = [b for b in blocks if containing in b]
+    assert len(found) == 1, f"one {language} block with {containing!r} on the instructors' page"
+    return found[0]
+
+
+def test_the_instructors_job_manifest_gives_each_pod_its_slice():
+    job = yaml.safe_load(_instructors_page_block("yaml", "kind: Job"))
+    spec, pod = job["spec"], job["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    env = {e["name"]: e for e in container["env"]}
+    assert spec["completionMode"] == "Indexed"
+    assert env["JOB_COMPLETIONS"]["value"] == str(spec["completions"])  # the count Kubernetes does not pass
+    assert env["NBGRADER_DB_URL"]["valueFrom"]["secretKeyRef"]  # the password stays out of the manifest
+    assert "--shard auto" in container["args"][0]
+    assert pod["restartPolicy"] == "Never"  # what podFailurePolicy requires
+    assert spec["podFailurePolicy"]["rules"][0]["onExitCodes"]["containerName"] == container["name"]
+    mounts = {m["name"] for m in container["volumeMounts"]}
+    assert mounts == {v["name"] for v in pod["volumes"]}
+
+
+def test_the_instructors_sbatch_script_is_an_array_job_with_auto_shards():
+    script = _instructors_page_block("bash", "#SBATCH --array=")
+    assert "--shard auto" in script and "NBGRADER_DB_URL" in script
+    checked = subprocess.run(["bash", "-n"], input=script, text=True, capture_output=True)
+    assert checked.returncode == 0, checked.stderr
