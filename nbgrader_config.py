@@ -26,13 +26,11 @@ c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
 c.Execute.timeout = int(os.environ.get("COURSE_CELL_TIMEOUT", "60"))
 c.Execute.interrupt_on_timeout = True
 
-# `python -m instructor collect ASSIGNMENT archive.zip`: files exported from an LMS are named
-# like "<student>_<digits>_<digits>_<notebook>.ipynb" (Canvas) or "<student>_<notebook>.ipynb".
-# The pattern is matched against the whole extracted path, hence the leading ".*/".
-c.ZipCollectApp.collector_plugin = "nbgrader.plugins.zipcollect.FileNameCollectorPlugin"
-c.FileNameCollectorPlugin.named_regexp = (
-    r".*/(?P<student_id>[^_/]+)_(?:late_)?(?:\d+_)*(?P<file_id>ex\d\d_[^/]+\.ipynb)$"
-)
+# `python -m instructor collect ASSIGNMENT export.zip` (instructor/collect.py) reads the entries at
+# the top of the export named "<name>_<user id>_<submission id>_<notebook>.ipynb" (Canvas: the
+# student is the numeric user id) or "<id>_<notebook>.ipynb", and lists every other entry it skips.
+c.Collect.max_file_mb = 20  # largest notebook unpacked from an export
+c.Collect.max_total_mb = 4096  # most one collect unpacks in all
 
 # Feedback (`python -m instructor feedback`, and formgrader's button): never the hidden tests,
 # only what failed; outputs capped and without active HTML (see instructor/feedback.py).
@@ -56,5 +54,6 @@ c.Sandbox.cpu_seconds = 600  # CPU time each kernel process may use
 c.Sandbox.file_size_mb = 64  # largest file a kernel may write
 c.Sandbox.interrupt_grace = 5  # seconds a cell past its time limit has to stop before its kernel is killed
 c.Sandbox.notebook_timeout = 900  # seconds a whole notebook may take
+c.Sandbox.max_notebook_mb = 20  # a larger submitted notebook fails that student, unread
 c.Sandbox.readable_paths = ["utils"]  # course folders graded code may read (the test helpers)
 c.Sandbox.require = os.environ.get("COURSE_REQUIRE_SANDBOX", "") == "1"  # refuse to grade without bwrap

@@ -7,7 +7,6 @@ class run goes on; ``feedback`` never shows the hidden tests (:mod:`instructor.f
 """
 import argparse
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -15,8 +14,11 @@ from pathlib import Path
 import nbformat
 
 from .authoring import answer, check_source, given_code, instructions, new_notebook, tests, written_answer
+from .collect import collect
 from .course import Course
+from .export import export_grades
 from .feedback import hidden_lines, leaked_lines
+from .files import printable
 from .grading import autograde
 from .shards import ShardError, scheduler_shard
 
@@ -97,46 +99,36 @@ def new(course: Course, assignment: str) -> int:
     return 0
 
 
-# ---- collect ---------------------------------------------------------------------------------
-
-def collect(course: Course, assignment: str, archives: list[str]) -> int:
-    """Unpack LMS zip exports into submitted/<student>/<assignment>/ (nbgrader zip_collect)."""
-    archive_dir = course.root / "downloaded" / assignment / "archive"
-    archive_dir.mkdir(parents=True, exist_ok=True)
-    for archive in archives:
-        shutil.copy2(archive, archive_dir)
-    result = nbgrader(course, "zip_collect", assignment, "--force")
-    print(result.stdout + result.stderr if result.returncode else "", end="")
-    if result.returncode:
-        return _fail(f"nbgrader zip_collect failed for {assignment}")
-    students = course.students(assignment)
-    print(f"{assignment}: {len(students)} submissions in {course.folder('submitted').name}/: {', '.join(students)}")
-    return 0
-
-
 # ---- feedback and grades ---------------------------------------------------------------------
 
-def feedback(course: Course, assignment: str) -> int:
-    """HTML feedback per student (nbgrader generate_feedback with instructor.feedback.SafeFeedback),
-    checked afterwards for any line of a hidden test."""
-    result = nbgrader(course, "generate_feedback", assignment, "--force")
-    if result.returncode:
-        return _fail(f"nbgrader generate_feedback failed:\n{result.stderr[-3000:]}")
-    secret = [line for source in course.source_notebooks(assignment)
-              for line in hidden_lines(nbformat.read(source, as_version=4))]
-    leaks = [str(path) for path in course.folder("feedback").glob(f"*/{assignment}/*.html")
-             if leaked_lines(path.read_text(), secret)]
+def feedback(course: Course, assignments: list[str]) -> int:
+    """HTML feedback per student (nbgrader generate_feedback with instructor.feedback.SafeFeedback)
+    for ``assignments`` (default: every graded one, in one run), checked afterwards for any line of
+    a hidden test: a file that shows one is removed, and named."""
+    runs = [nbgrader(course, "generate_feedback", a, "--force") for a in assignments or ["*"]]
+    for result in runs:
+        if result.returncode:
+            return _fail(f"nbgrader generate_feedback failed:\n{result.stderr[-3000:]}")
+    leaks = []
+    for assignment in assignments or course.assignments():
+        secret = [line for source in course.source_notebooks(assignment)
+                  for line in hidden_lines(nbformat.read(source, as_version=4))]
+        leaks += [path for path in course.folder("feedback").glob(f"*/{assignment}/*.html")
+                  if leaked_lines(path.read_text(errors="replace"), secret)]
+    for path in leaks:
+        path.unlink()
+    print(f"feedback in {course.folder('feedback').name}/<student>/<assignment>/")
     if leaks:
-        return _fail(f"hidden tests appear in feedback files; do not release them: {leaks}")
-    print(f"feedback for {assignment} in {course.folder('feedback').name}/<student>/{assignment}/")
+        return _fail("removed these feedback files, which show a line of a hidden test (read the students' "
+                     "autograded notebooks): " + ", ".join(printable(f"{p.parent.parent.name}/{p.parent.name}")
+                                                           for p in leaks))
     return 0
 
 
 def grades(course: Course, output: str) -> int:
-    result = nbgrader(course, "export", "--to", output)
-    if result.returncode:
-        return _fail(f"nbgrader export failed:\n{result.stderr[-3000:]}")
-    print(f"grades of every student and assignment written to {output}")
+    """Every student's grade of every assignment, as CSV (see instructor.export)."""
+    rows = export_grades(course.db_url, output)
+    print(f"grades of every student and assignment ({rows} rows) written to {output}")
     return 0
 
 
@@ -168,7 +160,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("assignments", nargs="*")
     p = sub.add_parser("new", help="start a new exercise notebook with correct nbgrader metadata")
     p.add_argument("assignment")
-    p = sub.add_parser("collect", help="unpack LMS zip exports into submitted/")
+    p = sub.add_parser("collect", help="unpack LMS zip exports into submitted/ (what is skipped is listed)")
     p.add_argument("assignment")
     p.add_argument("archives", nargs="*", help="zip files (default: those already in downloaded/ASSIGNMENT/archive)")
     p = sub.add_parser("autograde", help="grade every submission of an assignment, each in its own sandbox")
@@ -182,7 +174,7 @@ def main(argv: list[str] | None = None) -> int:
                    help="grade only slice K of N of the students (N machines sharing one PostgreSQL gradebook); "
                         "'auto': K and N from a Kubernetes Indexed Job or a Slurm job array")
     p = sub.add_parser("feedback", help="generate HTML feedback for every graded student")
-    p.add_argument("assignment")
+    p.add_argument("assignments", nargs="*", help="assignments (default: every graded one)")
     p = sub.add_parser("grades", help="export all grades to CSV")
     p.add_argument("--output", default="grades.csv")
     args = parser.parse_args(argv)
@@ -200,5 +192,5 @@ def main(argv: list[str] | None = None) -> int:
         return autograde(course, args.assignment, args.student, args.cell_timeout, args.jobs, args.require_sandbox,
                          args.shard)
     if args.command == "feedback":
-        return feedback(course, args.assignment)
+        return feedback(course, args.assignments)
     return grades(course, args.output)

@@ -26,11 +26,12 @@ REDACTED = "[hidden test]"
 
 
 def hidden_lines(nb) -> list[str]:
-    """Lines that only hidden tests contain (lines also visible to students need no hiding)."""
-    visible = {line.strip() for cell in nb.cells for line in HIDDEN_BLOCK.sub("", cell.source).splitlines()}
+    """Lines that only hidden tests contain. A line whose text the rest of the notebook shows
+    (a message that a visible test prints too, inside a longer line) is no secret."""
+    visible = "\n".join(HIDDEN_BLOCK.sub("", cell.source) for cell in nb.cells)
     hidden = {line.strip() for cell in nb.cells if is_test_cell(cell)
               for block in HIDDEN_BLOCK.findall(cell.source) for line in block.splitlines()[1:-1]}
-    return sorted((line for line in hidden - visible if len(line) >= 8), key=len, reverse=True)
+    return sorted((line for line in hidden if len(line) >= 8 and line not in visible), key=len, reverse=True)
 
 
 def leaked_lines(html_text: str, secret: list[str]) -> list[str]:

@@ -183,28 +183,15 @@ def test_invalid_notebook_fails_clearly_and_the_others_are_graded(graded_class):
 
 def test_feedback_and_grades_export(graded_class, tmp_path):
     course, _ = graded_class
-    assert instructor(course.root, "feedback", "ex01_foundations").returncode == 0
-    assert (course.folder("feedback") / "a_solution" / "ex01_foundations" / "ex01_foundations.html").exists()
+    feedback = instructor(course.root, "feedback")  # every assignment, in one run
+    assert feedback.returncode == 0, feedback.stdout + feedback.stderr
+    for assignment in ASSIGNMENTS:
+        for student in ("a_solution", "c_release"):
+            assert (course.folder("feedback") / student / assignment / f"{assignment}.html").exists(), assignment
     out = tmp_path / "grades.csv"
     assert instructor(course.root, "grades", "--output", str(out)).returncode == 0
     rows = out.read_text().splitlines()
     assert rows[0].startswith("assignment,") and any("a_solution" in r for r in rows)
-
-
-def test_collect_unpacks_an_lms_zip_export(tmp_path):
-    import zipfile
-
-    course = make_course(tmp_path)
-    notebook = (REPO / "exercises" / "ex01_foundations" / "ex01_foundations.ipynb").read_text()
-    archive = tmp_path / "export.zip"
-    with zipfile.ZipFile(archive, "w") as z:
-        z.writestr("alice_123456_7890_ex01_foundations.ipynb", notebook)  # Canvas naming
-        z.writestr("bob_ex01_foundations.ipynb", notebook)  # plain naming
-    result = instructor(course, "collect", "ex01_foundations", str(archive))
-    assert result.returncode == 0, result.stdout + result.stderr
-    for student in ("alice", "bob"):
-        assert (course / "submitted" / student / "ex01_foundations" / "ex01_foundations.ipynb").read_text() == notebook
-    assert "2 submissions" in result.stdout
 
 
 def test_validate_button_reports_the_release_incomplete_and_the_solution_correct(released_course, tmp_path):
