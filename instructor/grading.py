@@ -53,7 +53,7 @@ from .course import Course
 from .files import MiB, UnsafeFile, printable, read_regular, remove_tree
 from .kernel import is_test_cell
 from .limits import Cgroup, CgroupMode, detect, remove_parents, to_spec
-from .sandbox import MISSING_PROTECTION, Sandbox, find_bwrap, sandbox_problem
+from .sandbox import MISSING_PROTECTION, Sandbox, describe_visible, find_bwrap, sandbox_problem
 from .scan import scan_notebook
 from . import worker
 from .worker import end_leftover_processes
@@ -139,9 +139,10 @@ def autograde(course: Course, assignment: str, students: list[str], cell_timeout
         bwrap = None if problem else find_bwrap(sandbox)
         print(limits_in_force(sandbox, cgroups, bwrap, cell_timeout or course.config.Execute.get("timeout")),
               flush=True)
-        settings = {"course": str(course.root), "grading_root": str(grading_root), "bwrap": bwrap,
-                    "threads": max(1, (os.cpu_count() or 1) // jobs), "cell_timeout": cell_timeout,
-                    "cgroups": cgroups}
+        if bwrap:
+            print(describe_visible(sandbox, course.root), flush=True)
+        settings = {"course": str(course.root), "bwrap": bwrap, "threads": max(1, (os.cpu_count() or 1) // jobs),
+                    "cell_timeout": cell_timeout, "cgroups": cgroups}
         broken = check_environment(course, assignment, templates, grading_root, settings, sandbox)
         if broken:
             print(f"the grading environment is broken: {broken}\nnobody was graded: fix the environment (or the "

