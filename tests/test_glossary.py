@@ -1,6 +1,7 @@
 """The appendices' data: the English-Chinese glossary, the errata table and the citations.
 
-The glossary (``chapters/glossary.csv``) must link every term to a section that exists, and
+The glossary (``chapters/glossary.csv``) must link every term to a section that exists and
+names it (the term, one of its aliases or, for a few terms, the words listed in ``WORDED``), and
 contain every term a chapter (in the toc) marks as one it defines:
 
 - a **bold** span, unless it is a lead-in (it ends with punctuation, starts with a digit or
@@ -48,6 +49,15 @@ EMPHASIS = {
     "higher training error", "fast generator", "fast generator + minibatch std",
 }
 
+# Terms whose linked section names them in other words (compared lower-cased, without emphasis).
+WORDED = {
+    "numerical gradient check": "gradients numerically",
+    "grid search": "grid, random and bayesian search",
+    "class imbalance": "imbalanced",
+    "translation invariance": "invariance",
+    "elastic restart": "restart elastically",
+}
+
 BOLD = re.compile(r"\*\*([^*]+?)\*\*")
 LIST_LEAD_IN = re.compile(r"^\s*(?:[-*+]|\d+\.)\s+\*\*([^*]+?)\*\*", re.MULTILINE)
 ITALIC = re.compile(r"(?<![*\w])\*([^*\s][^*]*?)\*(?![*\w])")
@@ -58,6 +68,7 @@ NOT_PROSE = re.compile(r"\$\$.*?\$\$|\$[^$\n]+\$|`[^`\n]*`|<!--.*?-->", re.DOTAL
 BOX = re.compile(r"^(:{3,}|`{3,})\{admonition\} +(The notes.*?) *$", re.MULTILINE)
 BOX_REFERENCE = re.compile(r"\{doc\}`([^`]+)`,? box \"([^\"]+)\"")
 HEADING = re.compile(r"^#{1,6} +(.+?) *#*$", re.MULTILINE)
+HEADING_LEVEL = re.compile(r"^(#{1,6}) +(.+?) *#*$", re.MULTILINE)
 LABEL = re.compile(r"^\(([^()\s]+)\)=\s*$", re.MULTILINE)
 FENCE = re.compile(r"^(```|~~~).*?^\1", re.MULTILINE | re.DOTALL)  # code, not ::: boxes of prose
 
@@ -86,6 +97,31 @@ def page_anchors(text):
     generated id, so only its first occurrence counts) and its explicit ``(label)=`` targets."""
     prose = FENCE.sub("", text)
     return {make_id(h) for h in HEADING.findall(prose)} | set(LABEL.findall(prose))
+
+
+def section_text(text, anchor):
+    """The text of the section whose heading (or ``(label)=`` target) has id ``anchor``, from
+    its heading to the next heading of the same or a higher level; the whole page if no anchor."""
+    prose = FENCE.sub("", text)
+    if not anchor:
+        return prose
+    headings = [(m.start(), len(m.group(1)), make_id(m.group(2))) for m in HEADING_LEVEL.finditer(prose)]
+    labels = {m.group(1): m.end() for m in LABEL.finditer(prose)}
+    if anchor in labels:  # a label names the heading that follows it
+        start, level = next(((s, n) for s, n, _ in headings if s >= labels[anchor]), (labels[anchor], 0))
+    else:
+        start, level = next((s, n) for s, n, id_ in headings if id_ == anchor)
+    end = next((s for s, n, _ in headings if s > start and n <= level), len(prose))
+    return prose[start:end]
+
+
+def names_term(section, row):
+    """Whether a section's text names a glossary row's term, an alias or its ``WORDED`` words."""
+    words = normalise(section.replace("*", ""))
+    names = {normalise(row["english"])} | known_terms([row])
+    if normalise(row["english"]) in WORDED:
+        names.add(WORDED[normalise(row["english"])])
+    return any(name in words for name in names)
 
 
 def toc_pages():
@@ -160,7 +196,23 @@ def test_every_link_target_exists():
             missing.append(f"{row['english']}: page {row['page']!r} is not in the book")
         elif row["anchor"] and row["anchor"] not in page_anchors(text):
             missing.append(f"{row['english']}: no heading or label {row['anchor']!r} in {row['page']}")
+        elif not names_term(section_text(text, row["anchor"]), row):
+            missing.append(f"{row['english']}: section {row['anchor'] or '(page top)'!r} of {row['page']} "
+                           "never names the term or an alias (link the right section, or add an alias)")
     assert not missing, "\n".join(missing)
+
+
+def test_the_section_check_reads_only_the_linked_section():
+    text = ("# 5. Recurrent networks\nA **hidden state** is a memory.\n## 5.1 Concepts\n"
+            "### Recurrence\nThe *state* $h_t$ feeds back.\n### Sequences\nA hidden state again.\n"
+            "(my-label)=\n## Later\nActivation checkpointing.\n")
+    row = {"english": "hidden state", "aliases": ""}
+    assert "Sequences" not in section_text(text, "recurrence")
+    assert not names_term(section_text(text, "recurrence"), row)
+    assert names_term(section_text(text, "sequences"), row) and names_term(section_text(text, ""), row)
+    assert names_term(section_text(text, "concepts"), row)  # a section holds its subsections
+    assert section_text(text, "my-label").startswith("## Later")
+    assert names_term("*Activation* checkpointing", {"english": "activation checkpointing", "aliases": ""})
 
 
 def test_every_term_a_chapter_marks_is_in_the_glossary():
@@ -201,10 +253,12 @@ def test_terms_defined_without_bold_are_found():
 def test_removing_a_row_fails_the_glossary_check():
     """The check the suite runs, on the glossary minus one term that a chapter marks only in
     italics, one it introduces with an abbreviation and one it names after "called"."""
+    marked = [span for _, text in chapter_texts() for span in defined_terms(text)]
+    assert all(in_glossary(span, known_terms(read_rows())) for span in marked), \
+        "the full glossary already misses a term: this test would pass whatever it removes"
     for gone in ("simple recurrent network", "true positive", "roofline model"):
         rows = [row for row in read_rows() if row["english"] != gone]
         names = known_terms(rows)
-        marked = [span for _, text in chapter_texts() for span in defined_terms(text)]
         assert not all(in_glossary(span, names) for span in marked), f"{gone}: nothing noticed it missing"
 
 
