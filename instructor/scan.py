@@ -29,6 +29,12 @@ SUSPICIOUS_NAMES = {
     "setattr": "sets attributes by name", "excepthook": "replaces sys.excepthook",
     "linecache": "reads the cached source of cells", "globals": "changes global names by dictionary",
     "displayhook": "replaces sys.displayhook", "atexit": "registers exit handlers",
+    # PyTorch's mode stacks: the tests' forbid() is a function and a dispatch mode
+    "DisableTorchFunction": "switches off PyTorch's function modes", "_pop_mode": "pops a PyTorch mode",
+    "_pop_torch_function_stack": "pops a PyTorch function mode", "_pop_torch_dispatch_stack": "pops a PyTorch dispatch mode",
+    "_pop_mode_temporarily": "pops a PyTorch mode", "_disable_current_modes": "switches off PyTorch's modes",
+    "_set_torch_function_mode": "replaces PyTorch's function mode", "_unset_dispatch_mode": "switches off a dispatch mode",
+    "_disable_dynamo": "switches off TorchDynamo", "_execution_engine": "runs the autograd engine directly",
 }
 # Modules whose attributes an answer should never assign.
 PATCHABLE_MODULES = {"torch", "nn", "F", "np", "numpy", "math", "builtins", "sys", "os", "utils", "testing",

@@ -53,8 +53,22 @@ def _sgd_step(module):
     # a Python function behind a decorator
     (lambda cell, x, state: torch.nn.utils.clip_grad_norm_(cell.parameters(), 1.0), ("torch.nn.utils.clip_grad_norm_",),
      "torch.nn.utils.clip_grad_norm_"),
+    # the operators behind a function, reached without its name
+    (lambda cell, x, state: torch.ops.aten.sigmoid(x), ("torch.sigmoid",), "torch.sigmoid"),
+    (lambda cell, x, state: x.clone().sigmoid_(), ("torch.sigmoid",), "torch.sigmoid"),
+    (lambda cell, x, state: torch.ops.aten.lstm_cell(x, list(state), cell.weight_ih, cell.weight_hh),
+     ("torch.lstm_cell",), "torch.lstm_cell"),
+    (lambda cell, x, state: torch.native_batch_norm(x, None, None, None, None, True, 0.1, 1e-5),
+     ("torch.nn.functional.batch_norm",), "torch.nn.functional.batch_norm"),
+    (lambda cell, x, state: torch.nn.functional.conv3d(x[None, None, None], torch.ones(1, 1, 1, 1, 1)),
+     ("torch.nn.functional.conv2d",), "torch.nn.functional.conv2d"),
+    (lambda cell, x, state: torch.ops.aten.huber_loss(x, x), ("torch.ops.aten.huber_loss",), "torch.ops.aten.huber_loss"),
+    # a backward pass run by the autograd engine directly
+    (lambda cell, x, state: torch.autograd.Variable._execution_engine.run_backward(
+        (cell(x, state)[0].sum(),), (torch.tensor(1.0),), False, False, (), True, True), AUTOGRAD, "torch.autograd.grad"),
 ], ids=["module call", "module created", "torch._VF", "imported name", "loss module", "backward", "autograd.grad",
-        "torch.func", "python module", "package", "decorated function"])
+        "torch.func", "python module", "package", "decorated function", "torch.ops", "in-place method",
+        "composite operator", "native operator", "sibling function", "operator by name", "autograd engine"])
 def test_a_forbidden_use_raises_with_the_rule(use, names, named):
     cell, x, state = _lstm_inputs()
     with pytest.raises(ForbiddenCallError) as raised:
@@ -118,3 +132,21 @@ def test_warnings_go_to_stdout_once_the_helpers_are_imported():
 def test_a_wrong_boolean_mask_fails_with_the_difference_not_a_crash():
     with pytest.raises(AssertionError, match="values differ from the reference"):
         assert_tensor_close(torch.ones(3, 3, dtype=torch.bool).triu(), torch.ones(3, 3, dtype=torch.bool).tril(), "mask")
+
+
+@pytest.mark.parametrize("escape", [
+    lambda: torch._C._pop_torch_function_stack(),
+    lambda: torch._C._pop_torch_dispatch_stack(None),
+], ids=["function mode popped", "dispatch mode popped"])
+def test_an_answer_that_removes_the_check_fails_the_block(escape):
+    with pytest.raises(ForbiddenCallError, match="switched off the check"):
+        with forbid("torch.sigmoid", task="Task 1"):
+            escape()
+            torch.sigmoid(torch.zeros(2))
+
+
+def test_a_use_with_torch_function_disabled_still_fails():
+    with pytest.raises(ForbiddenCallError, match="DisableTorchFunction"):
+        with forbid("torch.nn.LSTMCell", task="Task 1"):
+            with torch._C.DisableTorchFunction():
+                torch.zeros(2) + 1

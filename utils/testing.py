@@ -17,6 +17,7 @@ import warnings
 
 import torch
 from torch.overrides import TorchFunctionMode
+from torch.utils._python_dispatch import TorchDispatchMode
 
 
 def assert_tensor_close(actual, expected: torch.Tensor, name: str, atol: float = 1e-6, rtol: float = 1e-5):
@@ -55,9 +56,9 @@ def forbid(*names: str, task: str) -> "_Forbidden":
 
     ``names`` are dotted names: a PyTorch function or method (``torch.nn.functional.softmax``,
     ``torch.Tensor.backward``), a class (``torch.nn.LSTMCell``: creating or calling one), a
-    Python function, or a whole module or package of Python code (``utils.gan``,
-    ``torch.optim``). Run only the answer inside the block and compute the references outside
-    it::
+    Python function, a whole module or package of Python code (``utils.gan``, ``torch.optim``),
+    or an operator (``torch.ops.aten.huber_loss``). Run only the answer inside the block and
+    compute the references outside it::
 
         expected = cell(x, (h, c))
         with forbid("torch.nn.LSTMCell", "torch.lstm_cell", task="Task 1"):
@@ -65,10 +66,62 @@ def forbid(*names: str, task: str) -> "_Forbidden":
 
     Nothing is patched: the block is a PyTorch function mode, which sees every PyTorch call
     while it is active (whatever name the answer imported it under) and checks the function
-    called and the Python code it is called from. A use that the answer catches and hides still
-    fails the block when it ends.
+    called and the Python code it is called from, together with a dispatch mode, which sees
+    every operator that runs. A forbidden function's operators (``_OPERATORS``) are refused
+    however they are reached (``torch.ops.aten``, ``torch._C``, an in-place Tensor method), and
+    forbidding autograd refuses any backward pass run inside the block. A use that the answer
+    catches and hides still fails the block when it ends, and so does switching the modes off.
+    Only PyTorch is watched: NumPy and SciPy calls are not seen (tests that forbid a PyTorch
+    function can also forbid ``torch.Tensor.numpy``, the way from a tensor to NumPy).
     """
     return _Forbidden([(name, _resolve(name)) for name in names], task)
+
+
+# The operators behind forbidden functions, which an answer can call without the function's
+# name (``torch.ops.aten.sigmoid``, ``torch._convolution``, ``x.sigmoid_()``) or reach through a
+# sibling (``F.conv3d`` runs ``convolution``). In-place and ``out`` forms are covered by name.
+_OPERATOR_GROUPS = [
+    (("torch.sigmoid", "torch.Tensor.sigmoid", "torch.special.expit", "torch.nn.Sigmoid"), ("sigmoid",)),
+    (("torch.nn.functional.logsigmoid",), ("log_sigmoid", "log_sigmoid_forward")),
+    (("torch.nn.functional.mse_loss", "torch.nn.MSELoss"), ("mse_loss",)),
+    (("torch.nn.functional.huber_loss",), ("huber_loss",)),
+    (("torch.nn.functional.smooth_l1_loss",), ("smooth_l1_loss",)),
+    (("torch.nn.functional.nll_loss",), ("nll_loss", "nll_loss_nd", "nll_loss2d", "nll_loss_forward")),
+    (("torch.nn.functional.log_softmax", "torch.log_softmax"), ("log_softmax", "_log_softmax")),
+    (("torch.nn.functional.layer_norm",), ("layer_norm", "native_layer_norm")),
+    (("torch.nn.functional.group_norm",), ("group_norm", "native_group_norm")),
+    (("torch.nn.functional.instance_norm",), ("instance_norm",)),
+    (("torch.nn.functional.cross_entropy", "torch._C._nn.cross_entropy_loss", "torch.nn.CrossEntropyLoss"),
+     ("cross_entropy_loss",)),
+    (("torch.nn.functional.batch_norm", "torch.batch_norm", "torch.nn.BatchNorm1d"),
+     ("batch_norm", "native_batch_norm", "_native_batch_norm_legit", "_native_batch_norm_legit_functional",
+      "_native_batch_norm_legit_no_training", "_batch_norm_impl_index", "_batch_norm_with_update",
+      "_batch_norm_no_update", "cudnn_batch_norm", "miopen_batch_norm")),
+    (("torch.nn.functional.dropout", "torch.dropout"), ("dropout", "native_dropout", "feature_dropout")),
+    (("torch.nn.functional.conv2d", "torch.conv2d", "torch.nn.Conv2d"),
+     ("convolution", "_convolution", "_convolution_mode", "conv1d", "conv2d", "conv3d", "conv_transpose1d",
+      "conv_transpose2d", "conv_transpose3d", "conv_tbc", "mkldnn_convolution", "_slow_conv2d_forward",
+      "thnn_conv2d", "slow_conv3d")),
+    (("torch.nn.functional.max_pool2d", "torch.max_pool2d", "torch.nn.MaxPool2d"),
+     ("max_pool1d", "max_pool2d", "max_pool3d", "max_pool1d_with_indices", "max_pool2d_with_indices",
+      "max_pool3d_with_indices", "mkldnn_max_pool2d", "quantized_max_pool2d", "adaptive_max_pool1d",
+      "adaptive_max_pool2d", "adaptive_max_pool3d", "fractional_max_pool2d", "fractional_max_pool3d")),
+    (("torch.nn.RNN", "torch.nn.RNNCell", "torch.rnn_tanh", "torch.rnn_tanh_cell"),
+     ("rnn_tanh", "rnn_tanh_cell", "rnn_relu", "rnn_relu_cell")),
+    (("torch.nn.LSTM", "torch.nn.LSTMCell", "torch.lstm", "torch.lstm_cell"),
+     ("lstm", "lstm_cell", "_thnn_fused_lstm_cell", "mkldnn_rnn_layer", "_cudnn_rnn")),
+    (("torch.nn.GRU", "torch.nn.GRUCell", "torch.gru", "torch.gru_cell"), ("gru", "gru_cell", "_thnn_fused_gru_cell")),
+    (("torch.nn.functional.binary_cross_entropy_with_logits", "torch.binary_cross_entropy_with_logits",
+      "torch.nn.BCEWithLogitsLoss"), ("binary_cross_entropy_with_logits",)),
+    (("torch.nn.functional.kl_div", "torch.nn.KLDivLoss"), ("kl_div",)),
+    (("torch.nn.functional.scaled_dot_product_attention", "torch.nn.MultiheadAttention",
+      "torch.nn.functional.multi_head_attention_forward"),
+     ("scaled_dot_product_attention", "_scaled_dot_product_attention_math", "_scaled_dot_product_flash_attention",
+      "_scaled_dot_product_flash_attention_for_cpu", "_scaled_dot_product_efficient_attention",
+      "_scaled_dot_product_cudnn_attention", "_native_multi_head_attention", "_transformer_encoder_layer_fwd")),
+]
+_OPERATORS = {name: operators for names, operators in _OPERATOR_GROUPS for name in names}
+_AUTOGRAD = ("torch.autograd.grad", "torch.autograd.backward", "torch.Tensor.backward", "torch.autograd")
 
 
 def _resolve(name: str):
@@ -94,13 +147,29 @@ def _unwrap(function):
     return inspect.unwrap(function) if callable(function) else function
 
 
+def _operator(function) -> str | None:
+    """The operator a call runs, by its base name (``sigmoid`` for ``aten::sigmoid_.out``), if
+    ``function`` is an operator or a builtin PyTorch function or method rather than Python code."""
+    if isinstance(function, (torch._ops.OpOverload, torch._ops.OpOverloadPacket)):
+        name = function._schema.name if isinstance(function, torch._ops.OpOverload) else function._qualified_op_name
+        name = name.split("::")[-1]
+    elif hasattr(function, "__code__") or not hasattr(function, "__name__"):
+        return None
+    else:
+        name = function.__name__
+    return name[:-1] if name.endswith("_") and not name.endswith("__") else name
+
+
 class _Forbidden(TorchFunctionMode):
     def __init__(self, targets, task: str):
         super().__init__()
         self.task, self.used = task, []
         self.functions = [(target, name) for name, target in targets]  # matched by identity
         self.codes, self.files, self.folders = {}, {}, {}  # matched against the code a call comes from
+        self.operators = {}  # an operator's base name -> the rule
         for name, target in targets:
+            if isinstance(target, (torch._ops.OpOverload, torch._ops.OpOverloadPacket)):
+                self.operators[_operator(target)] = name
             if isinstance(target, types.ModuleType):
                 self.files[target.__file__] = name
                 for folder in getattr(target, "__path__", []):  # a package: every file in its folders
@@ -112,22 +181,39 @@ class _Forbidden(TorchFunctionMode):
                         self.codes[code] = name
             elif hasattr(target, "__code__"):
                 self.codes[_unwrap(target).__code__] = name
+            for operator in _OPERATORS.get(name, ()):  # named after the first rule that covers it
+                self.operators.setdefault(operator, name)
+        self.autograd = next((name for name, _ in targets if name in _AUTOGRAD), None)
+        self.dispatch = _ForbiddenOperators(self)
 
     def __enter__(self):
         self.entry = sys._getframe(1)  # the frame of the with statement: the answer runs below it
-        return super().__enter__()
+        super().__enter__()
+        self.dispatch.__enter__()
+        return self
 
     def __exit__(self, exc_type, exc_value, traceback):
+        # The answer may have popped a mode (and then ours would pop someone else's): check first.
+        switched_off = not (_top(torch.utils._python_dispatch._get_current_dispatch_mode_stack()) is self.dispatch
+                            and _top(torch.overrides._get_current_function_mode_stack()) is self)
+        if switched_off:
+            raise ForbiddenCallError(f"{self.task}: your answer switched off the check of what it may use "
+                                     "(a PyTorch mode was removed); write the answer without touching the modes")
+        self.dispatch.__exit__(exc_type, exc_value, traceback)
         super().__exit__(exc_type, exc_value, traceback)
         if self.used and not (exc_type and issubclass(exc_type, ForbiddenCallError)):
             raise ForbiddenCallError(self._message(self.used[0]))
 
     def __torch_function__(self, func, arg_types, args=(), kwargs=None):
-        name = next((n for f, n in self.functions if f is func), None) or self._caller_rule()
+        name = (next((n for f, n in self.functions if f is func), None) or self.operators.get(_operator(func))
+                or self._caller_rule())
         if name:
-            self.used.append(name)
-            raise ForbiddenCallError(self._message(name))
+            self.refuse(name)
         return func(*args, **(kwargs or {}))
+
+    def refuse(self, name: str):
+        self.used.append(name)
+        raise ForbiddenCallError(self._message(name))
 
     def _caller_rule(self):
         """The forbidden name whose code makes this call, directly or further up, if any."""
@@ -143,6 +229,30 @@ class _Forbidden(TorchFunctionMode):
 
     def _message(self, name: str) -> str:
         return f"{self.task} asks you not to use {name} (the tests compare your answer with it), but your answer used it"
+
+
+def _top(stack):
+    return stack[-1] if stack else None
+
+
+class _ForbiddenOperators(TorchDispatchMode):
+    """The operators that run inside the block, however the answer reached them: a forbidden
+    function's operators, any operator while the PyTorch function mode is switched off, and any
+    operator the autograd engine runs (a backward pass) when autograd is forbidden."""
+
+    def __init__(self, rules: _Forbidden):
+        super().__init__()
+        self.rules = rules
+
+    def __torch_dispatch__(self, func, arg_types, args=(), kwargs=None):
+        name = self.rules.operators.get(_operator(func))
+        if name is None and self.rules.autograd and torch._C._current_graph_task_id() != -1:
+            name = self.rules.autograd
+        if name is None and torch._C._is_torch_function_all_disabled():
+            name = "torch._C.DisableTorchFunction (it switches off the check of what your answer uses)"
+        if name:
+            self.rules.refuse(name)
+        return func(*args, **(kwargs or {}))
 
 
 def _warning_to_stdout(message, category, filename, lineno, file=None, line=None):
