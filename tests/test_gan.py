@@ -14,7 +14,8 @@ from tests.layer_checks import assert_same_values_and_gradients, with_weights_of
 from utils.gan import (ConvTranspose2d, DigitDiscriminator, DigitGenerator, MinibatchStd, class_coverage,
                        class_entropy, class_histogram, confident_share, conv_transpose2d_output_size,
                        discriminator_loss, feature_frechet_distance, frechet_distance, gan_step,
-                       gaussian_statistics, generator_loss, interpolate_latents, modes_covered, ring_centres,
+                       gaussian_statistics, generator_loss, interpolate_latents, modes_covered, near_mode_share,
+                       ring_centres,
                        ring_of_gaussians)
 
 # (kernel, stride, padding, output_padding): DCGAN's 4-2-1, odd kernels, crops, 1x1, big strides
@@ -178,6 +179,22 @@ def test_ring_data_and_mode_coverage():
     assert modes_covered(data, centres, 0.05) == 8
     assert modes_covered(data[data[:, 0] > 1.9], centres, 0.05) == 1  # only the mode at (2, 0)
     assert modes_covered(torch.zeros(100, 2), centres, 0.05) == 0      # all mass at the centre, between modes
+
+
+def test_near_mode_share_separates_a_smeared_generator_from_the_data():
+    gen = torch.Generator().manual_seed(0)
+    centres = ring_centres(8, 2.0)
+    data = ring_of_gaussians(4000, 8, 2.0, 0.05, generator=gen)
+    assert near_mode_share(data, centres, 0.05) == pytest.approx(1 - math.exp(-4.5), abs=0.01)  # 2-D: P(r < 3 std)
+    # mass spread evenly along the circle: every mode gets its 1%, but few samples lie near one
+    angles = 2 * math.pi * torch.rand(20000, generator=gen)
+    smeared = 2.0 * torch.stack([angles.cos(), angles.sin()], dim=1)
+    arc_near_a_mode = 2 * math.asin(0.15 / 4)  # half-angle of the arc within 0.15 of a centre on a radius-2 circle
+    assert modes_covered(smeared, centres, 0.05) == 8
+    assert near_mode_share(smeared, centres, 0.05) == pytest.approx(8 * 2 * arc_near_a_mode / (2 * math.pi), abs=0.01)
+    assert near_mode_share(torch.zeros(10, 2), centres, 0.05) == 0.0
+    with pytest.raises(ValueError, match="at least one sample"):
+        near_mode_share(torch.zeros(0, 2), centres, 0.05)
 
 
 def test_class_histogram_coverage_and_entropy():
