@@ -144,8 +144,9 @@ def quantize_int8(x: torch.Tensor, dim: int) -> tuple[torch.Tensor, torch.Tensor
 
     One scale per slice along ``dim`` (per output channel of a weight, per row of a batch):
     scale = max |x| / 127.5 over the other dimensions, spreading [-max, max] over int8's 255
-    steps (torchao's convention). Returns q (int8, x's shape) and scale (float, size 1 along
-    the other dimensions).
+    steps: torchao's convention, followed here to match it (the textbook symmetric scale is
+    max |x| / 127, which maps +-max exactly to +-127). Returns q (int8, x's shape) and scale
+    (float, size 1 along the other dimensions).
     """
     check_tensor(x, "x", dtype="floating")
     other = [d for d in range(x.dim()) if d != dim % x.dim()]
@@ -155,13 +156,15 @@ def quantize_int8(x: torch.Tensor, dim: int) -> tuple[torch.Tensor, torch.Tensor
 
 
 class Int8Linear(nn.Module):
-    """A linear layer with int8 weights and dynamically quantized int8 activations (Jacob et al. 2018).
+    """A linear layer with int8 weights and dynamically quantized int8 activations.
 
     y = (q_x q_W^T) s_x s_W^T + b, where W ~ q_W s_W is quantized once, per output channel,
     and each row of the input x ~ q_x s_x is quantized on the fly. The product q_x q_W^T is
     computed in integers (int32 accumulators, as int8 hardware does); only the result is
-    rescaled to float. Shapes: x (N, in_features) -> (N, out_features). The weight takes a
-    quarter of float32's memory.
+    rescaled to float. Integer-arithmetic inference as in Jacob et al. (2018), in the simpler
+    symmetric form with activation scales computed on the fly that torchao uses (they used
+    asymmetric uint8 with zero points and activation ranges fixed in advance). Shapes:
+    x (N, in_features) -> (N, out_features). The weight takes a quarter of float32's memory.
     """
 
     def __init__(self, linear: nn.Module):
@@ -266,8 +269,8 @@ def train_lm_steps(model: nn.Module, train: torch.Tensor, steps: int, batch_size
                    lr: float, generator: torch.Generator, warmup_steps: int = 20, desc: str = "training") -> list[float]:
     """Train a language model for a fixed number of steps; return the training loss (nats) of each.
 
-    A step budget, not a time budget, so the result is the same on every machine: every model
-    sees ``steps * batch_size * seq_len`` tokens. AdamW at peak ``lr``, warm-up then cosine decay
+    A step budget, not a time budget, so the result does not depend on the machine's speed:
+    every model sees ``steps * batch_size * seq_len`` tokens. AdamW at peak ``lr``, warm-up then cosine decay
     (:func:`utils.lm.cosine_lr`), gradients clipped to norm 1, batches from ``generator``.
     """
     from .lm import cosine_lr, sequence_loss
