@@ -2,8 +2,8 @@
 #   make book   create .venv, install the course, build the HTML book into _build/html
 #               (and its Chinese edition into _build/html/zh_CN)
 #   make test   create .venv, install the course, run the whole test suite
-# TORCH picks the PyTorch build installed first (the version the course is tested with);
-# e.g. `make book TORCH='torch>=2.4'` to take the newest release instead.
+# TORCH picks the PyTorch build installed first (the version the course is tested with, also the
+# lowest pyproject.toml allows); e.g. `make book TORCH='torch>=2.13'` to take the newest release.
 PYTHON ?= python3
 VENV   ?= .venv
 TORCH  ?= torch==2.13.0
@@ -20,7 +20,7 @@ BOOK_JOBS ?= 2
 TEST_JOBS ?= auto
 export BOOK_JOBS
 
-.PHONY: book translations test lab install clean release collect zip-collect autograde feedback grades bench-grading
+.PHONY: book translations test test-lowest publish lab install clean release collect zip-collect autograde feedback grades bench-grading
 
 # Chapters run only when their code changed (cached in _build/.jupyter_cache), BOOK_JOBS at once.
 # MathJax, mermaid and the widget renderer are served from the book itself (fetched once from npm
@@ -41,6 +41,31 @@ translations: $(STAMP)
 # the time went.
 test: $(STAMP)
 	$(PY) -m pytest -n $(TEST_JOBS) --dist loadfile $(PYTEST_ARGS)
+
+# The lowest PyTorch that pyproject.toml allows (`torch>=X`), in a venv of its own: the unit tests
+# of `utils` (the test files that import neither instructor/ nor the book's tools) and chapter 9's
+# cells (torchao, torch.compile, gloo), each cell a test (nbval). CI can run it beside `make test`.
+LOWEST_VENV  ?= .venv-lowest
+LOWEST_TORCH ?= $(shell sed -n 's/^ *"torch>=\([0-9.]*\)".*/\1/p' pyproject.toml)
+UTILS_TESTS   = $(shell grep -L -E 'exercise_helpers|book_build|browser_helpers|instructor|nbformat|glossary_table|book_i18n' tests/test_*.py)
+test-lowest: $(LOWEST_VENV)/.installed
+	$(LOWEST_VENV)/bin/python -c "import torch; v = torch.__version__.split('+')[0]; \
+		assert v.startswith('$(LOWEST_TORCH)'), f'expected torch $(LOWEST_TORCH), the venv has {v}'; print('torch', torch.__version__)"
+	$(LOWEST_VENV)/bin/python -m pytest -n $(TEST_JOBS) --dist loadfile $(UTILS_TESTS) \
+		--nbval-current-env chapters/09_scaling_up.ipynb
+
+$(LOWEST_VENV)/.installed: pyproject.toml
+	test -x $(LOWEST_VENV)/bin/python || $(PYTHON) -m venv $(LOWEST_VENV)
+	$(LOWEST_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(LOWEST_VENV)/bin/python -m pip install --quiet "torch==$(LOWEST_TORCH)"
+	$(LOWEST_VENV)/bin/python -m pip install --quiet -e ".[test]"
+	touch $@
+
+# Publish the built book, both editions (_build/html and _build/html/zh_CN), by hand: to the
+# gh-pages branch of the remote `origin`, which GitHub Pages serves (Settings > Pages > Deploy from
+# a branch: gh-pages). .github/workflows/book.yml does the same build on every push to main.
+publish: book
+	$(VENV)/bin/ghp-import --no-jekyll --push --force --message "Book built from $$(git rev-parse --short HEAD)" _build/html
 
 lab: $(STAMP)
 	$(VENV)/bin/jupyter lab

@@ -23,7 +23,7 @@ from tests.timing_report import print_timing_table  # noqa: E402
 NOT_THIS_MACHINE = "not this machine's path:"  # a skip reason that says a twin test covers this machine
 SKIPS_ALLOWED_IN_CI = ("no CUDA GPU", NOT_THIS_MACHINE)
 BOOK_FIXTURES = {"book_html", "chapter_runs"}
-BOOK_TEST_FILES = {"tests/test_book.py", "tests/test_browser.py"}  # built once, on one worker
+BOOK_TEST_FILES = {"tests/test_book.py", "tests/test_browser.py", "tests/test_launch.py"}  # built once, on one worker
 
 
 def file_of(nodeid: str) -> str:
