@@ -6,14 +6,20 @@ cache with Sphinx's `language` set (`tools/book_i18n.py build`). So page `chapte
 `zh_CN` is `zh_CN/chapters/x.html`, and every page links to its twins with a relative address,
 which works offline and opened as files; the switcher is plain HTML, no script.
 
-Two more things a translated edition needs, done here so that both editions share one
-configuration:
+More that a translated edition needs, done here so that both editions share one configuration:
 - `<html lang="zh-CN">`: the theme writes Sphinx's `language` there (`zh_CN`, not a language tag);
+- the captions of `_toc.yml`'s parts translated (Sphinx's own translation runs too early for them);
 - myst-nb writes notebook outputs (images) to `jupyter_execute/` beside the output folder, which
   for a translation is inside the English book: they go beside its doctrees instead.
 """
 import sys
+from os import path
 from pathlib import Path
+
+from sphinx import addnodes
+from sphinx.locale import init as init_locale
+from sphinx.transforms import SphinxTransform
+from sphinx.util.i18n import docname_to_domain
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
 from book_i18n import SOURCE_LANGUAGE, read_languages  # noqa: E402
@@ -71,6 +77,31 @@ def add_switcher(app, pagename, templatename, context, doctree) -> None:
         f'\n<link rel="alternate" hreflang="{link["lang"]}" href="{link["url"]}" />' for link in links)
 
 
+class TranslateTocCaptions(SphinxTransform):
+    """The captions of the table of contents' parts ("Foundations"), in the page's language.
+
+    Sphinx translates a toctree's caption with the rest of the page (its Locale transform,
+    priority 20), but sphinx-external-toc inserts the toctrees of `_toc.yml` later (priority
+    100): the messages are extracted, never applied. This applies them, as Sphinx would.
+    """
+
+    default_priority = 101
+
+    def apply(self, **kwargs) -> None:
+        if edition(self.config) == SOURCE_LANGUAGE:
+            return
+        dirs = [path.join(self.env.srcdir, directory) for directory in self.config.locale_dirs]
+        domain = docname_to_domain(self.env.docname, self.config.gettext_compact)
+        catalog, has_catalog = init_locale(dirs, self.config.language, domain)
+        if not has_catalog:
+            return
+        for toctree in self.document.findall(addnodes.toctree):
+            for message in toctree.extract_original_messages():
+                translated = catalog.gettext(message)
+                if translated != message:
+                    toctree.apply_translated_message(message, translated)
+
+
 def check_edition(app, config) -> None:
     languages = read_languages()
     if edition(config) not in languages:
@@ -84,4 +115,5 @@ def setup(app):
     app.connect("config-inited", check_edition)
     app.connect("builder-inited", move_notebook_outputs, priority=900)  # after myst-nb sets it
     app.connect("html-page-context", add_switcher, priority=400)
+    app.add_transform(TranslateTocCaptions)
     return {"version": "1.0", "parallel_read_safe": True, "parallel_write_safe": True}

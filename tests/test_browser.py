@@ -163,6 +163,14 @@ def search(book, edition: str, term: str) -> list[str]:
     results = tab.locator("#search-results ul.search li")
     results.first.wait_for()
     pages = results.locator("a").evaluate_all("links => links.map(a => a.getAttribute('href'))")
+    # Sphinx fetches each found page for a summary under its link: wait for them all, so that
+    # what they log is this test's, not the next one's.
+    tab.wait_for_function("() => Search.status?.innerText")  # "Search finished": every result listed
+    if mode == "http":
+        tab.wait_for_function("() => [...document.querySelectorAll('#search-results ul.search li')]"
+                              ".every(item => item.querySelector('.context'))")
+    else:
+        tab.wait_for_timeout(1000)  # refused at once from a file page
     problems = log.take()
     if mode == "file":  # Sphinx fetches each found page for a summary: refused from a file page
         problems = [p for p in problems if not re.search(r"CORS policy|net::ERR_FAILED|Failed to fetch", p)]
@@ -184,9 +192,10 @@ ZH_SEARCH_TERM = "反向传播"  # backpropagation: inside a sentence, found onl
 # (U+10FFFD, private use): the same bitmap means a missing-glyph box. Without CJK fonts
 # (fonts-noto-cjk), every character draws that box.
 MISSING_GLYPHS = r"""() => {
-    const article = document.querySelector('article') || document.body;
-    const chars = [...new Set(article.innerText.match(/[\u4e00-\u9fff]/g) || [])].slice(0, 12);
+    // The page's own Chinese: the article where it is translated, else the title and contents.
+    const chars = [...new Set(document.body.innerText.match(/[\u4e00-\u9fff]/g) || [])].slice(0, 12);
     if (!chars.length) return ['no Chinese text on the page'];
+    const article = document.querySelector('article') || document.body;
     const canvas = document.createElement('canvas');
     canvas.width = canvas.height = 48;
     const context = canvas.getContext('2d', {willReadFrequently: true});

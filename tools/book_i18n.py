@@ -115,14 +115,20 @@ def sphinx(builder: str, outdir: Path, doctreedir: Path, overrides: dict, *, war
 
 
 def uncached_notebooks() -> list[str]:
-    """The book's notebooks whose current code has no run in the execution cache."""
+    """The book's notebooks whose current code has no run in the execution cache (leaving out
+    those `execute: exclude_patterns` in _config.yml keeps from running)."""
+    from fnmatch import fnmatch
+
     import nbformat
     from execute_chapters import book_notebooks, shown
     from jupyter_cache import get_cache
 
     cache = get_cache(str(CACHE))
+    excluded = yaml.safe_load((REPO / "_config.yml").read_text())["execute"].get("exclude_patterns") or []
     missing = []
     for path in book_notebooks():
+        if any(fnmatch(shown(path), pattern) for pattern in excluded):
+            continue
         try:
             cache.match_cache_notebook(nbformat.read(path, as_version=4))
         except KeyError:
