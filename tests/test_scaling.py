@@ -1,6 +1,7 @@
 """Loss scaling, distillation, pruning, int8 quantization and the scaling-curve helpers of chapter 9."""
 import copy
 import math
+import time
 
 import pytest
 import torch
@@ -10,7 +11,7 @@ from torch.nn.utils import prune
 from utils.distributed import digits_lenet
 from utils.gpt import GPT
 from utils.scaling import (DynamicLossScaler, Int8Linear, as_torch_modules, distillation_loss, fit_power_law,
-                           import_torchao, magnitude_mask, quantize_int8, replace_linears, size_bytes, sparsity,
+                           import_torchao, latencies, magnitude_mask, quantize_int8, replace_linears, size_bytes, sparsity,
                            soft_targets_kl, train_lm_steps)
 
 from .layer_checks import assert_same_values_and_gradients
@@ -93,6 +94,30 @@ def test_float16_underflow_is_recovered_by_scaling(scaled):
         loss.backward()
         optimizer.step()
         assert (w.grad == 0).all() and (w == 0).all()
+
+
+class _Spinner(torch.nn.Module):
+    """A model whose forward pass uses at least ``seconds`` of CPU time, and which counts its calls."""
+
+    def __init__(self, seconds):
+        super().__init__()
+        self.seconds, self.calls = seconds, 0
+
+    def forward(self, x):
+        self.calls += 1
+        end = time.process_time() + self.seconds
+        while time.process_time() < end:
+            pass
+        return x
+
+
+def test_latencies_times_every_model_by_turns_after_an_untimed_call():
+    slow, fast = _Spinner(0.02), _Spinner(0.0)
+    times = latencies({"slow": slow, "fast": fast}, torch.zeros(1), rounds=4)
+    assert slow.calls == fast.calls == 2 * 4  # an untimed and a timed call a round
+    assert times["slow"] >= 0.02 and times["fast"] < 0.01  # an empty call costs far less CPU time
+    with pytest.raises(ValueError, match="rounds >= 1"):
+        latencies({"fast": fast}, torch.zeros(1), rounds=0)
 
 
 @pytest.mark.parametrize("amount", [0.0, 0.3, 0.5, 0.9, 1.0])

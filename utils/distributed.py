@@ -94,8 +94,9 @@ def ring_all_reduce(tensor: torch.Tensor) -> int:
     process r sends chunk (r - s) mod N and adds the chunk (r - s - 1) mod N it receives, so
     after N - 1 steps it holds the full sum of chunk (r + 1) mod N. All-gather: N - 1 more
     steps pass the finished chunks round the ring. Each process sends 2 (N - 1) chunks,
-    2 (N - 1) / N times the tensor's size whatever N is: the cost of the ring algorithm that
-    gloo and NCCL use for large tensors.
+    2 (N - 1) / N times the tensor's size whatever N is, but in 2 (N - 1) steps one after the
+    other, so its latency grows with N. The ring is one of the algorithms gloo and NCCL use
+    for large tensors (NCCL also uses trees, whose step count grows like log N).
     """
     check_tensor(tensor, "tensor")
     if not tensor.is_contiguous():

@@ -22,7 +22,7 @@ from .checks import check_tensor
 class DynamicLossScaler:
     """Dynamic loss scaling for float16 training, as ``torch.amp.GradScaler`` does it.
 
-    Gradients smaller than float16's smallest subnormal (about 6e-8) round to zero. Multiplying
+    Gradients at or below half of float16's smallest subnormal (2^-25, about 3e-8) round to zero. Multiplying
     the loss by a large ``scale`` S multiplies every gradient by S (the chain rule), lifting them
     into range; :meth:`step` divides them by S again before the update. If any scaled gradient
     overflowed (inf or nan), the step is skipped and S is multiplied by ``backoff`` (0.5); after
@@ -124,19 +124,29 @@ def size_bytes(model: nn.Module) -> int:
 
 
 @torch.no_grad()
-def latency(model: nn.Module, x: torch.Tensor, repeats: int = 20) -> float:
-    """The median time in seconds of one forward pass of ``model`` on ``x``, after one warm-up.
+def latencies(models: dict[str, nn.Module], x: torch.Tensor, rounds: int = 30, seed: int = 0) -> dict[str, float]:
+    """The shortest CPU time in seconds of one forward pass of each model on ``x``, timed by turns.
 
-    A median of several runs, since a single timing is at the mercy of whatever else the
-    machine is doing. Run it on a quiet machine to compare models.
+    CPU time, not wall-clock time: the time this process spends waiting while other programs
+    use the processor does not count (on a GPU, time with CUDA events instead). Every round takes the models in a new random order (from ``seed``), so that a burst of load
+    on the machine, or whichever model ran just before, slows each of them alike over the
+    rounds. Each timed call follows an untimed one of the same model, which sets up its kernels
+    and brings its weights and buffers into the caches. The minimum over ``rounds`` is the run
+    least disturbed by anything else; it is still this machine's answer only.
     """
-    model(x)
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        model(x)
-        times.append(time.perf_counter() - start)
-    return sorted(times)[len(times) // 2]
+    if not models or rounds < 1:
+        raise ValueError(f"expected at least one model and rounds >= 1, got {len(models)} models, {rounds} rounds")
+    generator = torch.Generator().manual_seed(seed)
+    names = list(models)
+    best = dict.fromkeys(names, float("inf"))
+    for _ in range(rounds):
+        for i in torch.randperm(len(names), generator=generator).tolist():
+            model = models[names[i]]
+            model(x)
+            start = time.process_time()
+            model(x)
+            best[names[i]] = min(best[names[i]], time.process_time() - start)
+    return best
 
 
 def quantize_int8(x: torch.Tensor, dim: int) -> tuple[torch.Tensor, torch.Tensor]:
