@@ -32,9 +32,12 @@ from exercise_i18n import has_words, translate  # noqa: E402
 LANGUAGES = translations()
 TRANSLATED = [(code, page) for code in LANGUAGES for page in read_languages()[code].get("translated", [])]
 
-# Glossary terms whose English word has another everyday or technical meaning in the book, so
-# that its Chinese depends on the sentence: not checked.
+# Glossary terms and aliases whose English word has another everyday or technical meaning in the
+# book, so that its Chinese depends on the sentence: not checked (a term here, its aliases too).
 AMBIGUOUS = {
+    "score": "an alias of attention score, but also any score (F1, a model's output)",
+    "threshold": "an alias of decision threshold, but also any threshold",
+    "flatten": "the layer 展平, but also a curve that flattens",
     "bias": "a layer's bias is 偏置; in statistics and fairness (chapter 10) it is 偏差 or 偏见",
     "kernel": "卷积核 in a convolution, but also the Jupyter kernel (内核)",
     "precision": "the metric 精确率, but also floating-point precision (精度)",
@@ -142,7 +145,7 @@ def glossary_forms() -> list[tuple[str, dict]]:
         if row["english"].lower() in AMBIGUOUS:
             continue
         aliases = [a.strip() for a in re.split(r"[;|]", row.get("aliases") or "") if a.strip()]
-        forms += [(form, row) for form in [row["english"], *aliases]]
+        forms += [(form, row) for form in [row["english"], *aliases] if form.lower() not in AMBIGUOUS]
     return sorted(forms, key=lambda pair: -len(pair[0]))
 
 

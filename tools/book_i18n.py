@@ -159,15 +159,24 @@ def build(warningiserror: bool, nitpick: bool, fresh: bool = False) -> int:
 def extract(pot_dir: Path) -> int:
     """Every page's messages, as `<page>.pot` under `pot_dir` (notebooks are read, not run: their
     outputs are never translated), and every exercise's, as `exercises/<assignment>.pot`."""
+    from execute_chapters import toc_files
     from exercise_i18n import extract as extract_exercises
 
+    for old in pot_dir.rglob("*.pot"):  # a template left from a page that is gone would live on
+        old.unlink()
     # Without outputs the glued values are missing (the messages hold only their placeholders).
     suppressed = yaml.safe_load((REPO / "_config.yml").read_text())["sphinx"]["config"].get("suppress_warnings", [])
     status = sphinx("gettext", pot_dir, pot_dir / ".doctrees",
                     {"nb_execution_mode": "off", "suppress_warnings": [*suppressed, "mystnb.glue"]})
-    if not status:
-        extract_exercises(pot_dir)
-    return status
+    if status:
+        return status
+    # Only the book's pages: Sphinx also writes templates for stray documents it came across.
+    pages = set(toc_files())
+    for template in pot_dir.rglob("*.pot"):
+        if str(template.relative_to(pot_dir).with_suffix("")) not in pages:
+            template.unlink()
+    extract_exercises(pot_dir)
+    return 0
 
 
 def update() -> int:
