@@ -1,9 +1,10 @@
 """Deep Q-learning (Mnih et al., 2013, 2015) for small Gymnasium environments.
 
 A Q-network scores every action in a state; acting greedily on it is the policy. It is
-trained on transitions (s, a, r, s', done) replayed at random from a buffer, towards the
-target y = r + gamma (1 - done) max_a' Q_target(s', a'), where Q_target is a copy of the
-network refreshed only every few hundred steps.
+trained on transitions (s, a, r, s', done) replayed at random from a buffer (Mnih et al.,
+2013), towards the target y = r + gamma (1 - done) max_a' Q_target(s', a'), where Q_target
+is a copy of the network refreshed only every ``target_every`` steps (the target network of
+Mnih et al., 2015, refreshed there every 10,000 updates).
 """
 import copy
 from dataclasses import dataclass, field
