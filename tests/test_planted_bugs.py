@@ -424,6 +424,12 @@ BUGS = [
      "root = np.real(scipy.linalg.sqrtm(cov1.numpy() * cov2.numpy()))",
      "the element-wise product instead of the matrix product"),
 
+    ("ex09_scaling_up", "loss_scaler_step", "if not all(torch.isfinite(g).all() for g in grads):",
+     "if not all(torch.isfinite(g.sum()) for g in grads):", "overflow checked on the float16 sum, which itself overflows"),
+    ("ex09_scaling_up", "average_gradients", "torch.stack(grads).sum(dim=0) / n",
+     "torch.stack(grads).float().mean(0).to(grads[0].dtype)", "gradients averaged in float32, cast back"),
+    ("ex09_scaling_up", "magnitude_mask", "mask = torch.ones(weight.shape, dtype=weight.dtype, device=weight.device)",
+     "mask = torch.ones_like(weight)", "mask by ones_like: keeps a transposed weight's strides, view(-1) fails"),
     # ---- ex10_applications_challenges ----
     ("ex10_applications_challenges", "fgsm", "return (x + epsilon * grad.sign())", "return (x - epsilon * grad.sign())",
      "FGSM steps down the loss"),
@@ -546,7 +552,8 @@ BUGS = [
      "        mask.view(-1)[weight.abs().flatten().topk(k, largest=False).indices] = 0\n",
      "        mask[weight.abs() <= weight.abs().flatten().kthvalue(k).values] = 0\n",
      "a threshold prunes every tie, not exactly k"),
-    ("ex09_scaling_up", "magnitude_mask", "mask = torch.ones_like(weight)", "mask = weight * 0 + 1",
+    ("ex09_scaling_up", "magnitude_mask", "mask = torch.ones(weight.shape, dtype=weight.dtype, device=weight.device)",
+     "mask = weight * 0 + 1",
      "the mask of a Parameter requires grad"),
     ("ex09_scaling_up", "magnitude_mask", "    return mask\n",
      "    from torch.nn.utils import prune\n    holder = torch.nn.Module()\n"
