@@ -132,6 +132,8 @@ BUGS = [
     ("ex03_training_deep_networks", "he_normal", "    return torch.randn(out_features, in_features, generator=generator) * std\n",
      "    return torch.nn.init.kaiming_normal_(torch.empty(out_features, in_features), nonlinearity='relu', generator=generator)\n",
      "He init by torch.nn.init"),
+    ("ex03_training_deep_networks", "batchnorm_train", "return y, new_mean, new_var", "return y, new_mean.float(), new_var",
+     "running mean returned as float32 for a float64 batch"),
     ("ex03_training_deep_networks", "batchnorm_train", "y = gamma * (x - mean) / torch.sqrt(var + eps) + beta",
      "y = gamma * (x - mean) / torch.sqrt(var) + beta", "batch norm without epsilon: 0 / 0 on a constant feature"),
     ("ex03_training_deep_networks", "batchnorm_train", "var.detach() * n / (n - 1)", "var.detach()",
