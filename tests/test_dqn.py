@@ -18,6 +18,13 @@ def test_dqn_targets_by_the_formula():
         dqn_targets(rewards[:3], next_q, dones, 0.9)
 
 
+def test_dqn_targets_keep_float64_exact():
+    """gamma must not pass through float32 (a float32 (1 - done) mask rounds 0.9 to 0.8999999762)."""
+    rewards, next_q = torch.zeros(2, dtype=torch.float64), torch.ones(2, 1, dtype=torch.float64)
+    targets = dqn_targets(rewards, next_q, torch.tensor([False, True]), 0.9)
+    assert targets.dtype == torch.float64 and targets.tolist() == [0.9, 0.0]
+
+
 def test_replay_buffer_overwrites_the_oldest_and_samples_what_it_holds():
     buffer = ReplayBuffer(capacity=3, obs_dim=2, seed=0)
     with pytest.raises(ValueError, match="empty"):

@@ -65,7 +65,7 @@ def dqn_targets(rewards: torch.Tensor, next_q_target: torch.Tensor, dones: torch
     check_tensor(next_q_target, "next_q_target", shape=("B", "A"), dtype="floating")
     check_tensor(rewards, "rewards", shape=(len(next_q_target),))
     check_tensor(dones, "dones", shape=(len(next_q_target),))
-    return rewards + gamma * (1.0 - dones.float()) * next_q_target.max(dim=1).values
+    return rewards + gamma * (1.0 - dones.to(next_q_target.dtype)) * next_q_target.max(dim=1).values
 
 
 def epsilon_greedy(q_values: torch.Tensor, epsilon: float, generator: torch.Generator) -> int:
