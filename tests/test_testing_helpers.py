@@ -150,3 +150,15 @@ def test_a_use_with_torch_function_disabled_still_fails():
         with forbid("torch.nn.LSTMCell", task="Task 1"):
             with torch._C.DisableTorchFunction():
                 torch.zeros(2) + 1
+
+
+def test_a_switched_off_block_leaves_no_rule_behind():
+    """The block fails, and its modes leave the stacks: otherwise the rule stays in force for every
+    later test in the process (it once failed torch.sigmoid in test_activations.py)."""
+    for switch_off in (torch.utils._python_dispatch._pop_mode, torch._C._pop_torch_function_stack):
+        with pytest.raises(ForbiddenCallError):
+            with forbid("torch.sigmoid", task="Task 1"):
+                switch_off()
+    torch.sigmoid(torch.zeros(2))
+    assert not torch.overrides._get_current_function_mode_stack()
+    assert not torch.utils._python_dispatch._get_current_dispatch_mode_stack()

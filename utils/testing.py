@@ -197,6 +197,10 @@ class _Forbidden(TorchFunctionMode):
         switched_off = not (_top(torch.utils._python_dispatch._get_current_dispatch_mode_stack()) is self.dispatch
                             and _top(torch.overrides._get_current_function_mode_stack()) is self)
         if switched_off:
+            _remove_mode(self.dispatch, torch.utils._python_dispatch._get_current_dispatch_mode_stack,
+                         torch.utils._python_dispatch._pop_mode, torch.utils._python_dispatch._push_mode)
+            _remove_mode(self, torch.overrides._get_current_function_mode_stack,
+                         torch._C._pop_torch_function_stack, torch._C._push_on_torch_function_stack)
             raise ForbiddenCallError(f"{self.task}: your answer switched off the check of what it may use "
                                      "(a PyTorch mode was removed); write the answer without touching the modes")
         self.dispatch.__exit__(exc_type, exc_value, traceback)
@@ -229,6 +233,18 @@ class _Forbidden(TorchFunctionMode):
 
     def _message(self, name: str) -> str:
         return f"{self.task} asks you not to use {name} (the tests compare your answer with it), but your answer used it"
+
+
+def _remove_mode(mode, stack, pop, push):
+    """Take ``mode`` off its stack wherever it is, keeping the modes above it: a block whose check
+    was switched off must not leave its rules in force for the code that runs after it."""
+    if not any(m is mode for m in stack()):
+        return
+    above = []
+    while (top := pop()) is not mode:
+        above.append(top)
+    for other in reversed(above):
+        push(other)
 
 
 def _top(stack):
