@@ -325,9 +325,10 @@ def test_formgrader_lists_the_assignments(lab):
 def test_chapter_widget_responds(lab):
     base, tab, log, course = lab
     panel = open_notebook(tab, base, WIDGET_CHAPTER)
-    first_code = panel.locator(".jp-CodeCell").first
-    first_code.locator(".cm-content").click()
-    tab.keyboard.press("Shift+Enter")  # the imports
+    # The imports: the first code cell that imports from utils (the Colab install cell comes before it)
+    imports = panel.locator(".jp-CodeCell").filter(has=tab.locator(".cm-content", has_text="from utils import")).first
+    imports.locator(".cm-content").click()
+    tab.keyboard.press("Shift+Enter")
     widget_cell = panel.locator(".jp-CodeCell").filter(
         has=tab.locator(".cm-content", has_text=re.compile(rf"^{re.escape(WIDGET_CELL)}$")))
     widget_cell.scroll_into_view_if_needed()
