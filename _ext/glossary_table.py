@@ -55,6 +55,13 @@ def _row(cells, classes=()):
     return row
 
 
+# The column headers in each edition's language (the English edition's for any other).
+HEADERS = {
+    "en": ("English", "中文", "其他译名 (other names)", "Defined in"),
+    "zh_CN": ("英文", "中文", "其他译名", "定义所在章节"),
+}
+
+
 class GlossaryTable(SphinxDirective):
     required_arguments = 1  # the CSV file, relative to the page
 
@@ -73,7 +80,8 @@ class GlossaryTable(SphinxDirective):
         for width in (28, 18, 20, 34):
             group += nodes.colspec(colwidth=width)
         head = nodes.thead()
-        head += _row([_cell(nodes.Text(t)) for t in ("English", "中文", "其他译名 (other names)", "Defined in")])
+        headers = HEADERS.get(self.env.config.language, HEADERS["en"])
+        head += _row([_cell(nodes.Text(t)) for t in headers])
         group += head
         body = nodes.tbody()
         for r in rows:

@@ -76,6 +76,9 @@ def test_chinese_edition_has_every_page_in_chinese(book_html):
     assert "基础" in preface and "附录" in preface  # the table of contents' captions
     assert 'placeholder="搜索本书……"' in preface  # the search box
     assert 'title="全屏模式"' in preface  # a label translated by the theme itself
+    glossary = (book_html / ZH / "chapters" / "glossary.html").read_text()
+    assert "定义所在章节" in glossary and "Defined in" not in glossary  # the table's own headers
+    assert "Defined in" in (book_html / "chapters" / "glossary.html").read_text()
 
 
 def test_language_switcher_leads_to_the_same_page(book_html):
