@@ -48,6 +48,8 @@ AMBIGUOUS = {
     "value": "an everyday word as well as attention's value",
     "query": "an everyday word as well as attention's query",
     "candidate": "an everyday word as well as the LSTM's candidate",
+    "student": "distillation's student model (学生模型), but also a person (学生)",
+    "channel": "a tensor's channel (通道), but also a package channel (conda's -c, 频道)",
 }
 
 # What a translation must carry over unchanged: math, inline code, MyST roles and substitutions.
