@@ -50,6 +50,7 @@ AMBIGUOUS = {
     "candidate": "an everyday word as well as the LSTM's candidate",
     "student": "distillation's student model (学生模型), but also a person (学生)",
     "channel": "a tensor's channel (通道), but also a package channel (conda's -c, 频道)",
+    "overlapping": "an alias of overlapping communication with computation, but also copies that overlap (chapter 8's transposed convolution)",
 }
 
 # What a translation must carry over unchanged: math, inline code, MyST roles and substitutions.
