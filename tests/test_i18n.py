@@ -50,6 +50,12 @@ AMBIGUOUS = {
     "candidate": "an everyday word as well as the LSTM's candidate",
     "student": "distillation's student model (学生模型), but also a person (学生)",
     "channel": "a tensor's channel (通道), but also a package channel (conda's -c, 频道)",
+    "context": "an alias of context vector, but also any context (a language model's, a sentence's): 上下文",
+    "encoder": "an alias of encoder-decoder, but alone the encoder is 编码器",
+    "decoder": "an alias of encoder-decoder, but alone the decoder is 解码器",
+    "activation": "an alias of activation function, but also its value (激活值, 激活函数的输出)",
+    "running average": "an alias of running statistics, but also Adam's moving averages (滑动平均)",
+    "drift": "an alias of data drift, but also any quantity that drifts",
     "overlapping": "an alias of overlapping communication with computation, but also copies that overlap (chapter 8's transposed convolution)",
 }
 
@@ -159,8 +165,16 @@ def term_pattern(form: str) -> re.Pattern:
     return re.compile(rf"(?<![\w-]){re.escape(normalised(form))}{plural}(?![\w-])")
 
 
+def is_display_math(message: str) -> bool:
+    """A display formula (``$$ ... $$`` in the page) reaches the catalog as its TeX alone, on lines
+    of its own: `\\mathrm{softmax}` in it is a formula, not the word to translate."""
+    return message.startswith("\n") and "$" not in message
+
+
 def missing_terms(english: str, chinese: str, forms) -> list[str]:
     """The glossary terms of ``english`` whose Chinese ``chinese`` lacks."""
+    if is_display_math(english):
+        return []
     prose = NOT_PROSE.sub(" ", english)
     claimed, missing = [], []
     for form, row in forms:
@@ -183,6 +197,9 @@ def test_the_terminology_check_can_fail():
     assert missing_terms("We add weight decay.", "我们加上权重衰减。", forms) == []  # "weight" inside the longer term
     assert missing_terms("On a GPU, `gradient` is $x$.", "在 GPU 上，`gradient` 是 $x$。", forms) == []
     assert missing_terms("The optimizer", "优化器", forms) == []  # American spelling of "optimiser"
+    formula = "\np = \\mathrm{softmax}(z)\n"
+    assert is_display_math(formula) and missing_terms(formula, formula, forms) == []
+    assert not is_display_math("The $\\mathrm{softmax}$ of $z$.")
 
 
 @pytest.mark.parametrize("language, page", [(code, page) for code, page in TRANSLATED if code.startswith("zh")])
