@@ -55,6 +55,7 @@ AMBIGUOUS = {
     "decoder": "an alias of encoder-decoder, but alone the decoder is 解码器",
     "activation": "an alias of activation function, but also its value (激活值, 激活函数的输出)",
     "running average": "an alias of running statistics, but also Adam's moving averages (滑动平均)",
+    "residual": "an alias of residual connection, but also residual learning or a residual (残差)",
     "drift": "an alias of data drift, but also any quantity that drifts",
     "overlapping": "an alias of overlapping communication with computation, but also copies that overlap (chapter 8's transposed convolution)",
 }
