@@ -54,6 +54,7 @@ AMBIGUOUS = {
     "encoder": "an alias of encoder-decoder, but alone the encoder is 编码器",
     "decoder": "an alias of encoder-decoder, but alone the decoder is 解码器",
     "activation": "an alias of activation function, but also its value (激活值, 激活函数的输出)",
+    "running mean": "an alias of running statistics, but also Adam's moving average of g² (滑动平均)",
     "running average": "an alias of running statistics, but also Adam's moving averages (滑动平均)",
     "residual": "an alias of residual connection, but also residual learning or a residual (残差)",
     "drift": "an alias of data drift, but also any quantity that drifts",
@@ -186,7 +187,7 @@ def missing_terms(english: str, chinese: str, forms) -> list[str]:
             claimed.append(match.span())
             terms, notes = chinese_terms(row)
             accepted = terms + notes + ([form] if is_name(form) else [])
-            if not any(term in chinese for term in accepted):
+            if not any(term.replace(" ", "") in chinese.replace(" ", "") for term in accepted):  # Sigmoid函数 = Sigmoid 函数
                 missing.append(f"{match.group(0)!r} -> {' / '.join(terms)}")
     return missing
 
