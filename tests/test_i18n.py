@@ -54,6 +54,7 @@ AMBIGUOUS = {
     "encoder": "an alias of encoder-decoder, but alone the encoder is 编码器",
     "decoder": "an alias of encoder-decoder, but alone the decoder is 解码器",
     "activation": "an alias of activation function, but also its value (激活值, 激活函数的输出)",
+    "generator": "a GAN's generator (生成器), but also a text generator or a Python generator",
     "running mean": "an alias of running statistics, but also Adam's moving average of g² (滑动平均)",
     "running average": "an alias of running statistics, but also Adam's moving averages (滑动平均)",
     "residual": "an alias of residual connection, but also residual learning or a residual (残差)",
