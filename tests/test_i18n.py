@@ -300,3 +300,12 @@ def test_validate_accepts_a_translated_release(bilingual_class, tmp_path):
 
 def test_the_source_language_is_not_a_translation():
     assert SOURCE_LANGUAGE not in LANGUAGES and LANGUAGES
+
+
+def test_no_message_is_flagged_as_a_format_string():
+    """msgfmt -c and Poedit reject a translation without the "%" conversions of a message flagged
+    python-format; the book has no format strings, so `make translations` marks each no-."""
+    flagged = [f"{path.relative_to(LOCALES)}: {line}" for path in sorted(LOCALES.rglob("*.po"))
+               for line in path.read_text(encoding="utf-8").splitlines()
+               if line.startswith("#, ") and {"python-format", "python-brace-format"} & {f.strip() for f in line[2:].split(",")}]
+    assert not flagged, "run `make translations`:\n  " + "\n  ".join(flagged[:10])

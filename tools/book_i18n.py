@@ -186,7 +186,31 @@ def update() -> int:
     if status:
         return status
     merge_catalogs(str(LOCALES), str(POT_DIR), tuple(translations()))
+    for path in LOCALES.rglob("*.po"):
+        tidy_format_flags(path)
     return 0
+
+
+FORMAT_FLAGS = ("python-format", "python-brace-format")
+
+
+def tidy_format_flags(path: Path) -> None:
+    """Mark every message as no Python format string.
+
+    Babel flags a message `python-format` when it sees "20% of" (a `% o` conversion) and
+    `python-brace-format` for `{glue:text}`; `msgfmt -c`, Poedit and translation platforms then
+    demand the same conversions in the Chinese and reject the catalog. None of the book's
+    messages is a format string, so each such flag becomes its `no-` form.
+    """
+    def tidy(line: str) -> str:
+        flags = [flag.strip() for flag in line[2:].split(",")]
+        flags = [f"no-{flag}" if flag in FORMAT_FLAGS else flag for flag in flags]
+        return "#, " + ", ".join(dict.fromkeys(flags))  # in order, without repeats
+
+    text = path.read_text(encoding="utf-8")
+    tidied = "\n".join(tidy(line) if line.startswith("#, ") else line for line in text.split("\n"))
+    if tidied != text:
+        path.write_text(tidied, encoding="utf-8")
 
 
 def status() -> int:
