@@ -12,8 +12,8 @@ def test_group_rates_by_hand():
     y_pred = torch.tensor([1, 0, 1, 0, 1, 1, 1, 0])
     group = torch.tensor([0, 0, 0, 0, 1, 1, 1, 1])
     rates = group_rates(y_true, y_pred, group)
-    assert rates[0] == {"n": 4, "error": 0.5, "selection": 0.5, "tpr": 0.5, "fpr": 0.5}
-    assert rates[1] == {"n": 4, "error": 0.5, "selection": 0.75, "tpr": 1.0, "fpr": 2 / 3}
+    assert rates[0] == {"n": 4, "base_rate": 0.5, "error": 0.5, "selection": 0.5, "tpr": 0.5, "fpr": 0.5}
+    assert rates[1] == {"n": 4, "base_rate": 0.25, "error": 0.5, "selection": 0.75, "tpr": 1.0, "fpr": 2 / 3}
     gaps = fairness_gaps(rates)
     assert gaps["demographic parity"] == pytest.approx(0.25)
     assert gaps["equal opportunity"] == pytest.approx(0.5)
@@ -38,6 +38,10 @@ def test_the_synthetic_groups_follow_different_rules():
     majority_rule = ((X[:, 0] + X[:, 1]) > 0).long()
     assert (majority_rule[group == 0] == y[group == 0]).float().mean() > 0.85
     assert (majority_rule[group == 1] == y[group == 1]).float().mean() < 0.65
+    minority_rule = ((X[:, 0] - X[:, 1]) > 0).long()
+    assert 0.45 < (majority_rule != minority_rule).float().mean() < 0.55  # opposite on |x_1| > |x_0|
+    base_rates = [y[group == g].float().mean() for g in (0, 1)]
+    assert all(0.45 < b < 0.55 for b in base_rates)
 
 
 def test_bad_inputs_say_what_was_expected():

@@ -35,6 +35,7 @@ from .seed import set_seed
 from .seq2seq import AdditiveAttention, Seq2Seq
 from .text import Vocabulary, load_stdlib_corpus
 from .train import History, accuracy, evaluate, fit
+from .transfer import few_labels, linear_probe
 
 __all__ = [
     # chapter 1: layers, data, training
@@ -65,7 +66,7 @@ __all__ = [
     "frechet_distance", "gan_step", "generator_loss", "modes_covered", "ring_of_gaussians",
     # chapter 10: applications and open challenges
     "AdversarialLoader", "DQNConfig", "ReplayBuffer", "accuracy_under_attack", "dqn_targets", "epsilon_greedy",
-    "evaluate_policy", "fairness_gaps", "fedavg_aggregate", "federated_averaging", "fgsm", "greedy_policy",
-    "group_rates", "integrated_gradients", "local_sgd", "make_two_group_data", "pgd", "randomized_copy",
-    "saliency", "split_clients", "train_dqn",
+    "evaluate_policy", "fairness_gaps", "fedavg_aggregate", "federated_averaging", "few_labels", "fgsm",
+    "greedy_policy", "group_rates", "integrated_gradients", "linear_probe", "local_sgd", "make_two_group_data",
+    "pgd", "randomized_copy", "saliency", "split_clients", "train_dqn",
 ]

@@ -1,10 +1,11 @@
 """Measuring whether a classifier treats two groups alike: per-group rates and the usual gaps.
 
-For binary labels y, predictions y_hat and a group attribute g (0 or 1):
-selection rate P(y_hat = 1 | g), true-positive rate P(y_hat = 1 | y = 1, g), false-positive
-rate P(y_hat = 1 | y = 0, g) and error rate P(y_hat != y | g). Demographic parity asks for
-equal selection rates, equal opportunity for equal true-positive rates (Hardt et al., 2016),
-equalized odds for equal true- and false-positive rates.
+For binary labels y, predictions y_hat and a group attribute g (0 or 1): base rate
+P(y = 1 | g), selection rate P(y_hat = 1 | g), true-positive rate P(y_hat = 1 | y = 1, g),
+false-positive rate P(y_hat = 1 | y = 0, g) and error rate P(y_hat != y | g). Demographic
+(statistical) parity asks for equal selection rates (Dwork et al., 2012), equal opportunity for
+equal true-positive rates, equalized odds for equal true- and false-positive rates (Hardt et
+al., 2016).
 """
 import torch
 
@@ -15,10 +16,12 @@ def make_two_group_data(n: int, minority_fraction: float = 0.1, seed: int = 0
                         ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """A synthetic, deliberately biased data set: X (n, 2), y (n,) in {0, 1}, group (n,) in {0, 1}.
 
-    Both groups have the same features, but the label follows a different rule: y = 1 when
-    x_0 + x_1 > 0 in the majority (group 0), when x_0 - x_1 > 0 in the minority (group 1),
-    with 10% of labels flipped at random. A model fit to the pooled data learns mostly the
-    majority's rule. The group itself is not an input.
+    Both groups have the same features, x ~ N(0, I), but the label follows a different rule:
+    y = 1 when x_0 + x_1 > 0 in the majority (group 0), when x_0 - x_1 > 0 in the minority
+    (group 1), with 10% of labels flipped at random. The rules agree where |x_0| > |x_1| and
+    give opposite labels elsewhere (half of the feature space); each labels half the space
+    positive, so both groups have the base rate P(y = 1 | g) = 1/2 in expectation. A model fit
+    to the pooled data without the group learns mostly the majority's rule.
     """
     if not 0 < minority_fraction < 1:
         raise ValueError(f"minority_fraction must lie strictly between 0 and 1, got {minority_fraction}")
@@ -37,7 +40,8 @@ def _rate(events: torch.Tensor, given: torch.Tensor) -> float:
 
 
 def group_rates(y_true: torch.Tensor, y_pred: torch.Tensor, group: torch.Tensor) -> dict[int, dict[str, float]]:
-    """For each value of ``group``: its size and its error, selection, true- and false-positive rates.
+    """For each value of ``group``: its size, its base rate P(y = 1 | g) and its error, selection,
+    true- and false-positive rates.
 
     Shapes: y_true, y_pred, group (N,) integer tensors, labels in {0, 1}.
     """
@@ -52,6 +56,7 @@ def group_rates(y_true: torch.Tensor, y_pred: torch.Tensor, group: torch.Tensor)
         member = group == g
         rates[g] = {
             "n": int(member.sum()),
+            "base_rate": _rate(y_true == 1, member),
             "error": _rate(y_pred != y_true, member),
             "selection": _rate(y_pred == 1, member),
             "tpr": _rate(y_pred == 1, member & (y_true == 1)),
