@@ -54,14 +54,15 @@ def _sgd_step(module):
     (lambda cell, x, state: torch.nn.utils.clip_grad_norm_(cell.parameters(), 1.0), ("torch.nn.utils.clip_grad_norm_",),
      "torch.nn.utils.clip_grad_norm_"),
     # the operators behind a function, reached without its name
-    (lambda cell, x, state: torch.ops.aten.sigmoid(x), ("torch.sigmoid",), "torch.sigmoid"),
-    (lambda cell, x, state: x.clone().sigmoid_(), ("torch.sigmoid",), "torch.sigmoid"),
+    # (the message names the rule and what the answer called)
+    (lambda cell, x, state: torch.ops.aten.sigmoid(x), ("torch.sigmoid",), "torch.sigmoid through torch.ops.aten.sigmoid"),
+    (lambda cell, x, state: x.clone().sigmoid_(), ("torch.sigmoid",), "torch.sigmoid through torch.Tensor.sigmoid_"),
     (lambda cell, x, state: torch.ops.aten.lstm_cell(x, list(state), cell.weight_ih, cell.weight_hh),
-     ("torch.lstm_cell",), "torch.lstm_cell"),
+     ("torch.lstm_cell",), "torch.lstm_cell through torch.ops.aten.lstm_cell"),
     (lambda cell, x, state: torch.native_batch_norm(x, None, None, None, None, True, 0.1, 1e-5),
-     ("torch.nn.functional.batch_norm",), "torch.nn.functional.batch_norm"),
+     ("torch.nn.functional.batch_norm",), "torch.nn.functional.batch_norm through torch.native_batch_norm"),
     (lambda cell, x, state: torch.nn.functional.conv3d(x[None, None, None], torch.ones(1, 1, 1, 1, 1)),
-     ("torch.nn.functional.conv2d",), "torch.nn.functional.conv2d"),
+     ("torch.nn.functional.conv2d",), "torch.nn.functional.conv2d through torch.conv3d"),
     (lambda cell, x, state: torch.ops.aten.huber_loss(x, x), ("torch.ops.aten.huber_loss",), "torch.ops.aten.huber_loss"),
     # a backward pass run by the autograd engine directly
     (lambda cell, x, state: torch.autograd.Variable._execution_engine.run_backward(
@@ -74,8 +75,46 @@ def test_a_forbidden_use_raises_with_the_rule(use, names, named):
     with pytest.raises(ForbiddenCallError) as raised:
         with forbid(*names, task="Task 2"):
             use(cell, x, state)
-    assert str(raised.value) == (f"Task 2 asks you not to use {named} (the tests compare your answer with it), "
-                                 f"but your answer used it")
+    assert str(raised.value) == _message(named)
+
+
+def _message(named: str) -> str:
+    """The message for ``"rule"``, or ``"rule through called"`` when the answer reached the rule's
+    operator through another function."""
+    rule, _, through = named.partition(" through ")
+    return (f"Task 2 asks you not to use {rule} (the tests compare your answer with it), but your answer used it"
+            + (f" (through {through})" if through else ""))
+
+
+MAX_POOL = "torch.nn.functional.max_pool2d"
+
+
+@pytest.mark.parametrize("names, use, named", [
+    # F.max_pool2d(..., return_indices=True) runs F.max_pool2d_with_indices: the answer called the first
+    ((f"{MAX_POOL}_with_indices", MAX_POOL), lambda x: F.max_pool2d(x, 2, return_indices=True), MAX_POOL),
+    ((MAX_POOL, "torch.nn.MaxPool2d"), lambda x: torch.nn.MaxPool2d(2)(x), "torch.nn.MaxPool2d"),
+    # siblings of a forbidden function (torch's boolean_dispatch makes them from one function)
+    ((MAX_POOL,), lambda x: F.max_pool2d_with_indices(x, 2), f"{MAX_POOL} through {MAX_POOL}_with_indices"),
+    ((MAX_POOL,), lambda x: F.max_pool1d(x[0], 2), f"{MAX_POOL} through torch.nn.functional.max_pool1d"),
+    ((MAX_POOL,), lambda x: F.adaptive_max_pool2d(x, 2), f"{MAX_POOL} through torch.nn.functional.adaptive_max_pool2d"),
+], ids=["dispatched to a forbidden function", "module and its function", "with_indices", "max_pool1d", "adaptive"])
+def test_the_message_names_the_forbidden_function_the_answer_called(names, use, named):
+    with pytest.raises(ForbiddenCallError) as raised:
+        with forbid(*names, task="Task 2"):
+            use(torch.randn(1, 1, 4, 4))
+    assert str(raised.value) == _message(named)
+
+
+@pytest.mark.parametrize("names, use", [
+    (("torch.nn.functional.max_pool1d",), lambda x: F.max_pool2d(x, 2)),
+    (("torch.nn.functional.adaptive_max_pool2d",), lambda x: F.max_pool2d(x, 2, return_indices=True)),
+    (("torch.nn.functional.max_pool1d",), lambda x: F.fractional_max_pool2d(x, 2, output_size=1)),
+], ids=["max_pool1d", "adaptive_max_pool2d", "fractional_max_pool2d"])
+def test_a_function_made_by_the_same_factory_as_a_forbidden_one_is_allowed(names, use):
+    """F.max_pool1d and F.max_pool2d are both torch's boolean_dispatch ``fn`` (one code, different
+    closures): forbidding one must not refuse, or name, the other."""
+    with forbid(*names, task="Task 2"):
+        use(torch.randn(1, 1, 4, 4))
 
 
 def test_other_calls_run_unchanged_inside_the_block():

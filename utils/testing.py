@@ -71,6 +71,9 @@ def forbid(*names: str, task: str) -> "_Forbidden":
     however they are reached (``torch.ops.aten``, ``torch._C``, an in-place Tensor method), and
     forbidding autograd refuses any backward pass run inside the block. A use that the answer
     catches and hides still fails the block when it ends, and so does switching the modes off.
+    The message names the forbidden function the answer called (the outermost one when a forbidden
+    function runs another, as ``F.max_pool2d`` runs ``F.max_pool2d_with_indices``) or, for an
+    operator reached through an unlisted function, the rule and that function.
     Only PyTorch is watched: NumPy and SciPy calls are not seen (tests that forbid a PyTorch
     function can also forbid ``torch.Tensor.numpy``, the way from a tensor to NumPy).
     """
@@ -147,17 +150,46 @@ def _unwrap(function):
     return inspect.unwrap(function) if callable(function) else function
 
 
+def _closure(function):
+    """The values a function's closure holds, or None: functions made by one factory share their
+    code and differ only there (torch's ``boolean_dispatch`` makes ``F.max_pool1d``,
+    ``F.max_pool2d``, ``F.adaptive_max_pool2d``, ... from one ``fn``)."""
+    return tuple(cell.cell_contents for cell in function.__closure__) if function.__closure__ else None
+
+
+def _runs(frame, closure) -> bool:
+    """Whether ``frame`` runs the function whose closure is ``closure`` (its code already matched)."""
+    if closure is None:
+        return True
+    values = frame.f_locals  # a function's free variables are among its frame's locals
+    return all(name in values and values[name] is value for name, value in zip(frame.f_code.co_freevars, closure))
+
+
 def _operator(function) -> str | None:
     """The operator a call runs, by its base name (``sigmoid`` for ``aten::sigmoid_.out``), if
-    ``function`` is an operator or a builtin PyTorch function or method rather than Python code."""
+    ``function`` is an operator, a builtin PyTorch function or method, or one of PyTorch's Python
+    functions, which are named after the operator they run (``F.adaptive_max_pool2d``)."""
     if isinstance(function, (torch._ops.OpOverload, torch._ops.OpOverloadPacket)):
         name = function._schema.name if isinstance(function, torch._ops.OpOverload) else function._qualified_op_name
         name = name.split("::")[-1]
-    elif hasattr(function, "__code__") or not hasattr(function, "__name__"):
+    elif not hasattr(function, "__name__") or (
+            hasattr(function, "__code__") and not (getattr(function, "__module__", None) or "").startswith("torch.")):
         return None
     else:
         name = function.__name__
     return name[:-1] if name.endswith("_") and not name.endswith("__") else name
+
+
+def _describe(function) -> str:
+    """The dotted name of what an answer called: ``torch.ops.aten.conv3d``, ``torch.Tensor.sigmoid_``,
+    ``torch.conv3d``, ``torch.nn.functional.adaptive_max_pool2d``."""
+    if isinstance(function, torch._ops.OpOverload):
+        return "torch.ops." + function._schema.name.replace("::", ".")
+    if isinstance(function, torch._ops.OpOverloadPacket):
+        return "torch.ops." + function._qualified_op_name.replace("::", ".")
+    module, qualname = getattr(function, "__module__", None), getattr(function, "__qualname__", "")
+    owner = "torch.Tensor" if module is None and qualname.startswith("TensorBase.") else module or "torch"
+    return f"{owner}.{getattr(function, '__name__', function)}"
 
 
 class _Forbidden(TorchFunctionMode):
@@ -165,7 +197,9 @@ class _Forbidden(TorchFunctionMode):
         super().__init__()
         self.task, self.used = task, []
         self.functions = [(target, name) for name, target in targets]  # matched by identity
-        self.codes, self.files, self.folders = {}, {}, {}  # matched against the code a call comes from
+        # Matched against the code a call comes from: code -> [(closure, rule)], module file -> rule,
+        # package folder -> rule.
+        self.codes, self.files, self.folders = {}, {}, {}
         self.operators = {}  # an operator's base name -> the rule
         for name, target in targets:
             if isinstance(target, (torch._ops.OpOverload, torch._ops.OpOverloadPacket)):
@@ -176,11 +210,12 @@ class _Forbidden(TorchFunctionMode):
                     self.folders[os.path.join(folder, "")] = name
             elif isinstance(target, type):
                 for member in vars(target).values():
-                    code = getattr(_unwrap(getattr(member, "__func__", member)), "__code__", None)
-                    if code is not None:
-                        self.codes[code] = name
+                    function = _unwrap(getattr(member, "__func__", member))
+                    if hasattr(function, "__code__"):
+                        self.codes.setdefault(function.__code__, []).append((_closure(function), name))
             elif hasattr(target, "__code__"):
-                self.codes[_unwrap(target).__code__] = name
+                function = _unwrap(target)
+                self.codes.setdefault(function.__code__, []).append((_closure(function), name))
             for operator in _OPERATORS.get(name, ()):  # named after the first rule that covers it
                 self.operators.setdefault(operator, name)
         self.autograd = next((name for name, _ in targets if name in _AUTOGRAD), None)
@@ -206,30 +241,45 @@ class _Forbidden(TorchFunctionMode):
         self.dispatch.__exit__(exc_type, exc_value, traceback)
         super().__exit__(exc_type, exc_value, traceback)
         if self.used and not (exc_type and issubclass(exc_type, ForbiddenCallError)):
-            raise ForbiddenCallError(self._message(self.used[0]))
+            raise ForbiddenCallError(self.used[0])
 
     def __torch_function__(self, func, arg_types, args=(), kwargs=None):
-        name = (next((n for f, n in self.functions if f is func), None) or self.operators.get(_operator(func))
-                or self._caller_rule())
-        if name:
-            self.refuse(name)
+        self.check(func, next((n for f, n in self.functions if f is func), None))
         return func(*args, **(kwargs or {}))
 
-    def refuse(self, name: str):
-        self.used.append(name)
-        raise ForbiddenCallError(self._message(name))
+    def check(self, called, rule: str | None):
+        """Refuse a call to ``called`` if it, or code that makes it, is forbidden. The message names
+        what the answer itself called: the outermost forbidden function on the stack
+        (``F.max_pool2d``, not the ``max_pool2d_with_indices`` it dispatches to), else ``rule``
+        (``called`` by name), else the rule whose operator ``called`` runs, with what ran it."""
+        name = self._caller_rule() or rule
+        if name:
+            self.refuse(self._message(name))
+        sibling = self.operators.get(_operator(called))
+        if sibling:
+            through = _describe(called)
+            self.refuse(self._message(sibling) + (f" (through {through})" if through != sibling else ""))
+
+    def refuse(self, message: str):
+        self.used.append(message)
+        raise ForbiddenCallError(message)
 
     def _caller_rule(self):
-        """The forbidden name whose code makes this call, directly or further up, if any."""
-        frame = sys._getframe(2)
+        """The forbidden name whose code makes this call, the outermost one if several do."""
+        found, frame = None, sys._getframe(1)
         while frame is not None and frame is not self.entry:
-            file = frame.f_code.co_filename
-            name = (self.codes.get(frame.f_code) or self.files.get(file)
-                    or next((n for folder, n in self.folders.items() if file.startswith(folder)), None))
-            if name:
-                return name
+            found = self._frame_rule(frame) or found
             frame = frame.f_back
-        return None
+        return found
+
+    def _frame_rule(self, frame):
+        """The forbidden name whose code ``frame`` runs, if any (this module's frames: the check)."""
+        file = frame.f_code.co_filename
+        if file == __file__:
+            return None
+        return (next((name for closure, name in self.codes.get(frame.f_code, ()) if _runs(frame, closure)), None)
+                or self.files.get(file)
+                or next((name for folder, name in self.folders.items() if file.startswith(folder)), None))
 
     def _message(self, name: str) -> str:
         return f"{self.task} asks you not to use {name} (the tests compare your answer with it), but your answer used it"
@@ -261,13 +311,15 @@ class _ForbiddenOperators(TorchDispatchMode):
         self.rules = rules
 
     def __torch_dispatch__(self, func, arg_types, args=(), kwargs=None):
-        name = self.rules.operators.get(_operator(func))
-        if name is None and self.rules.autograd and torch._C._current_graph_task_id() != -1:
+        if self.rules.operators.get(_operator(func)):
+            self.rules.check(func, None)
+        name = None
+        if self.rules.autograd and torch._C._current_graph_task_id() != -1:
             name = self.rules.autograd
-        if name is None and torch._C._is_torch_function_all_disabled():
+        elif torch._C._is_torch_function_all_disabled():
             name = "torch._C.DisableTorchFunction (it switches off the check of what your answer uses)"
         if name:
-            self.rules.refuse(name)
+            self.rules.refuse(self.rules._message(name))
         return func(*args, **(kwargs or {}))
 
 
