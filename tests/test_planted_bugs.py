@@ -428,6 +428,9 @@ BUGS = [
     ("ex08_gans", "frechet", "root = np.real(scipy.linalg.sqrtm(cov1.numpy() @ cov2.numpy()))",
      "root = np.real(scipy.linalg.sqrtm(cov1.numpy() * cov2.numpy()))",
      "the element-wise product instead of the matrix product"),
+    ("ex08_gans", "frechet", "root = np.real(scipy.linalg.sqrtm(cov1.numpy() @ cov2.numpy()))",
+     "root = scipy.linalg.sqrtm(cov1.numpy() @ cov2.numpy())",
+     "sqrtm's complex result kept (float() drops the imaginary part with a ComplexWarning)"),
 
     ("ex09_scaling_up", "loss_scaler_step", "if not all(torch.isfinite(g).all() for g in grads):",
      "if not all(torch.isfinite(g.sum()) for g in grads):", "overflow checked on the float16 sum, which itself overflows"),
@@ -526,6 +529,14 @@ BUGS = [
     ("ex10_applications_challenges", "dqn_loss", "    return F.smooth_l1_loss(q_taken, y)\n",
      "    loss = F.smooth_l1_loss(q_taken, y)\n    loss.backward(retain_graph=True)\n    return loss\n",
      "DQN loss calls backward itself"),
+    ("ex10_applications_challenges", "dqn_loss", "dqn_target(rewards, target_network(next_states), dones, gamma)",
+     "dqn_target(rewards, target_network(next_states), dones.float(), gamma)",
+     "DQN loss's targets through a float32 mask (gamma rounded to float32)"),
+    ("ex10_applications_challenges", "dqn_loss", "dqn_target(rewards, target_network(next_states), dones, gamma)",
+     "dqn_target(rewards, target_network(next_states), dones, torch.tensor(gamma, dtype=torch.float32))",
+     "DQN loss's targets with gamma as a float32 tensor"),
+    ("ex10_applications_challenges", "dqn_target", "(1.0 - dones)", "(1.0 - dones.float())",
+     "DQN target through a float32 mask: gamma rounded to float32 for float64 inputs"),
 
     # ---- ex09_scaling_up ----
     ("ex09_scaling_up", "average_gradients", "torch.stack(grads).sum(dim=0) / n", "torch.stack(grads).sum(dim=0)",
