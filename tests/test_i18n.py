@@ -54,6 +54,7 @@ AMBIGUOUS = {
     "encoder": "an alias of encoder-decoder, but alone the encoder is 编码器",
     "decoder": "an alias of encoder-decoder, but alone the decoder is 解码器",
     "activation": "an alias of activation function, but also its value (激活值, 激活函数的输出)",
+    "window": "a context window (窗口), but also the operating system Windows",
     "generator": "a GAN's generator (生成器), but also a text generator or a Python generator",
     "running mean": "an alias of running statistics, but also Adam's moving average of g² (滑动平均)",
     "running average": "an alias of running statistics, but also Adam's moving averages (滑动平均)",
@@ -64,6 +65,16 @@ AMBIGUOUS = {
 
 # What a translation must carry over unchanged: math, inline code, MyST roles and substitutions.
 KEPT = re.compile(r"\$\$.*?\$\$|\$[^$\n]+\$|\{[\w:-]+\}`[^`]*`|`[^`\n]+`|\{\{[^}]*\}\}", re.DOTALL)
+# A cross-reference with its own link text, {ref}`the limits <limits-per-student>`: the text is
+# prose (translated), the target is kept.
+TITLED_ROLE = re.compile(r"(\{[\w:-]+\}`)[^`<]*<([^>`]+)>`")
+
+
+def kept(text: str) -> Counter:
+    """The pieces of ``text`` a translation must carry over unchanged (link texts of roles aside)."""
+    return Counter(TITLED_ROLE.sub(r"\1<\2>`", piece) for piece in KEPT.findall(text))
+
+
 # Left out when looking for English terms: the above, links' addresses and HTML tags.
 NOT_PROSE = re.compile(KEPT.pattern + r"|\]\([^)]*\)|https?://\S+|<[^>]+>", re.DOTALL)
 
@@ -134,7 +145,7 @@ def test_every_message_is_translated(language, page):
 def test_translations_keep_formulas_code_and_references(language, page):
     problems = []
     for m in translated_messages(language, page):
-        lost = Counter(KEPT.findall(m.id)) - Counter(KEPT.findall(m.string))
+        lost = kept(m.id) - kept(m.string)
         if m.string and lost:
             problems.append(f"{m.id[:60]!r}: the translation changes or drops {sorted(lost)[:3]}")
     assert not problems, "\n".join(problems)
@@ -191,6 +202,13 @@ def missing_terms(english: str, chinese: str, forms) -> list[str]:
             if not any(term.replace(" ", "") in chinese.replace(" ", "") for term in accepted):  # Sigmoid函数 = Sigmoid 函数
                 missing.append(f"{match.group(0)!r} -> {' / '.join(terms)}")
     return missing
+
+
+def test_a_cross_reference_keeps_its_target_and_may_translate_its_text():
+    english = "See {ref}`the limits <limits-per-student>` and $x$."
+    assert not kept(english) - kept("见{ref}`各项限制 <limits-per-student>`和 $x$。")
+    assert kept(english) - kept("见{ref}`各项限制 <limits>`和 $x$。")  # the target changed
+    assert kept(english) - kept("见各项限制和 $x$。")  # the reference dropped
 
 
 def test_the_terminology_check_can_fail():
