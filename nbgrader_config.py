@@ -57,3 +57,4 @@ c.Sandbox.notebook_timeout = 900  # seconds a whole notebook may take
 c.Sandbox.max_notebook_mb = 20  # a larger submitted notebook fails that student, unread
 c.Sandbox.readable_paths = ["utils"]  # course folders graded code may read (the test helpers)
 c.Sandbox.require = os.environ.get("COURSE_REQUIRE_SANDBOX", "") == "1"  # refuse to grade without bwrap
+c.Sandbox.user = "nobody"  # when grading as root, the user kernels run as ('' keeps root)

@@ -169,7 +169,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--cell-timeout", type=int, help="seconds a cell may run (default: nbgrader_config.py)")
     p.add_argument("-j", "--jobs", type=int, help="students graded at the same time (default: all CPU cores)")
     p.add_argument("--require-sandbox", action="store_true",
-                   help="refuse to grade when the bubblewrap sandbox cannot run (default: warn and grade)")
+                   help="refuse to grade when the bubblewrap sandbox cannot run, or (as root) cannot run kernels as "
+                        "an unprivileged user (default: warn and grade)")
+    p.add_argument("--grade-as", metavar="USER",
+                   help="as root, the unprivileged user kernels run as (default: c.Sandbox.user, nobody)")
     p.add_argument("--shard", type=_shard, default=(1, 1), metavar="K/N",
                    help="grade only slice K of N of the students (N machines sharing one PostgreSQL gradebook); "
                         "'auto': K and N from a Kubernetes Indexed Job or a Slurm job array")
@@ -189,6 +192,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "collect":
         return collect(course, args.assignment, args.archives)
     if args.command == "autograde":
+        if args.grade_as is not None:
+            course.config.Sandbox.user = args.grade_as
         return autograde(course, args.assignment, args.student, args.cell_timeout, args.jobs, args.require_sandbox,
                          args.shard)
     if args.command == "feedback":

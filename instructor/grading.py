@@ -4,16 +4,17 @@ Before anyone, the source notebook (the instructor's solution) is graded in the 
 if it does not pass every test, the grading environment is broken (the kernel cannot import the
 course's helpers, a limit is too tight) and the run stops before it records anything.
 
-For every student, in three steps:
+For every student, in three steps, ``-j`` students at a time:
 
-1. **prepare** (here, one student after another): read the notebook (a regular file, not a
-   link, not larger than ``c.Sandbox.max_notebook_mb``), build the notebook to grade from the
-   release with only the student's answers in it (:mod:`instructor.assemble`), scan the
-   answers for code that touches the interpreter (:mod:`instructor.scan`), and write the
-   result into a private working folder; every step is linear in the size of the file;
-2. **execute** (a worker process per student, ``-j`` at a time): run the notebook in a jailed
-   kernel (:mod:`instructor.worker`, :mod:`instructor.sandbox`); a worker that fails or runs
-   past ``c.Sandbox.notebook_timeout`` fails that student only;
+1. **prepare** (a process of its own, which may take ``c.Sandbox.notebook_timeout`` per
+   notebook): read the notebook (a regular file, not a link, not larger than
+   ``c.Sandbox.max_notebook_mb``), build the notebook to grade from the release with only the
+   student's answers in it (:mod:`instructor.assemble`), scan the answers for code that
+   touches the interpreter (:mod:`instructor.scan`), and write the result into a private
+   working folder; a preparation that fails or runs out of time fails that student only;
+2. **execute** (a worker process per notebook): run the notebook in a jailed kernel
+   (:mod:`instructor.worker`, :mod:`instructor.sandbox`); a worker that fails or runs past
+   ``c.Sandbox.notebook_timeout`` fails that student only;
 3. **record** (here again, as each worker finishes, so the gradebook has a single writer):
    nbgrader's ``SaveAutoGrades`` and late-penalty preprocessors on the executed notebook, which
    is then stored in ``autograded/``.
@@ -53,14 +54,15 @@ from .course import Course
 from .files import MiB, UnsafeFile, printable, read_regular, remove_tree
 from .kernel import is_test_cell
 from .limits import Cgroup, CgroupMode, detect, remove_parents, to_spec
-from .sandbox import MISSING_PROTECTION, Sandbox, describe_visible, find_bwrap, sandbox_problem
+from .sandbox import (KERNELS_AS_ROOT, MISSING_PROTECTION, Sandbox, describe_visible, find_bwrap, kernel_user,
+                      sandbox_problem)
 from .scan import scan_notebook
 from . import worker
 from .worker import end_leftover_processes
 
-# Workers fork from a server that has imported instructor.worker (and nbgrader, nbclient) once.
+# Workers fork from a server that has imported instructor.grading and .worker (nbgrader, nbclient) once.
 WORKERS = multiprocessing.get_context("forkserver")
-WORKERS.set_forkserver_preload(["instructor.worker"])
+WORKERS.set_forkserver_preload(["instructor.grading", "instructor.worker"])
 
 # The assembled notebook takes each cell's metadata (points, checksum) from the gradebook too.
 SANITIZE = (OverwriteCells, CheckCellMetadata)
@@ -130,19 +132,23 @@ def autograde(course: Course, assignment: str, students: list[str], cell_timeout
     grading_root = Path(tempfile.mkdtemp(prefix="course-grading-"))
     cgroups = detect(str(os.getpid())) if sandbox.cgroups else CgroupMode("", why_not="c.Sandbox.cgroups is off")
     try:
-        problem = sandbox_problem(sandbox, course.root, grading_root)
-        if problem and (require_sandbox or sandbox.require):
-            print(f"refusing to grade: the sandbox cannot run ({problem})", file=sys.stderr)
+        user, problem, as_root = _sandbox_and_user(sandbox, course, grading_root)
+        if (problem or as_root) and (require_sandbox or sandbox.require):
+            why = f"the sandbox cannot run ({problem})" if problem else f"kernels would run as root ({as_root})"
+            print(f"refusing to grade: {why}", file=sys.stderr)
             return 1
         if problem:
-            print(MISSING_PROTECTION.format(reason=problem), file=sys.stderr, flush=True)
+            print(MISSING_PROTECTION.format(reason=problem, who=" (ROOT: all of this machine)" if os.geteuid() == 0
+                                            else ""), file=sys.stderr, flush=True)
+        elif as_root:
+            print(KERNELS_AS_ROOT.format(reason=as_root), file=sys.stderr, flush=True)
         bwrap = None if problem else find_bwrap(sandbox)
         print(limits_in_force(sandbox, cgroups, bwrap, cell_timeout or course.config.Execute.get("timeout")),
               flush=True)
         if bwrap:
-            print(describe_visible(sandbox, course.root), flush=True)
+            print(describe_visible(sandbox, course.root, bwrap, user), flush=True)
         settings = {"course": str(course.root), "bwrap": bwrap, "threads": max(1, (os.cpu_count() or 1) // jobs),
-                    "cell_timeout": cell_timeout, "cgroups": cgroups}
+                    "cell_timeout": cell_timeout, "cgroups": cgroups, "user": user and [user.name, user.uid, user.gid]}
         broken = check_environment(course, assignment, templates, grading_root, settings, sandbox)
         if broken:
             print(f"the grading environment is broken: {broken}\nnobody was graded: fix the environment (or the "
@@ -154,6 +160,21 @@ def autograde(course: Course, assignment: str, students: list[str], cell_timeout
         return _summarize(course, assignment, outcomes, sandboxed=bwrap is not None)
     finally:  # after the summary and the review file: a failure here cannot lose them
         _clean_up(grading_root, cgroups)
+
+
+def _sandbox_and_user(sandbox: Sandbox, course: Course, grading_root: Path):
+    """(whom kernels run as, why the sandbox cannot run, why a root grader's kernels run as root):
+    the user is None for the grader's own user, the reasons '' when there is none."""
+    try:
+        user = kernel_user(sandbox)
+    except LookupError as error:
+        return None, sandbox_problem(sandbox, course.root, grading_root), str(error)
+    problem = sandbox_problem(sandbox, course.root, grading_root, user)
+    if not (problem and user):
+        return user, problem, ""
+    as_root = f"user {user.name} cannot run the sandbox: {problem}"
+    problem = sandbox_problem(sandbox, course.root, grading_root)
+    return None, problem, as_root
 
 
 def _discard(folder: Path) -> None:
@@ -209,29 +230,67 @@ def check_environment(course: Course, assignment: str, templates: dict[str, Temp
 
 
 def _grade_class(course, assignment, templates, students, grading_root, settings, sandbox, jobs) -> list[Outcome]:
-    outcomes, pending = [], []
-    for index, student in enumerate(students):
-        prepared = prepare(course, templates, student, grading_root / f"{index:04d}", sandbox.max_notebook_mb,
-                           (course.folder("submitted"), student, assignment))
-        if isinstance(prepared, Outcome):
-            outcomes.append(_report(prepared))
-            _discard(grading_root / f"{index:04d}")
-        else:
-            pending.append(prepared)
+    outcomes = []
     with ThreadPoolExecutor(jobs) as pool:
-        running = {pool.submit(execute, job, settings, sandbox): job for job in pending}
+        running = {pool.submit(_prepare_and_execute, course, assignment, templates, student,
+                               grading_root / f"{index:04d}", settings, sandbox): grading_root / f"{index:04d}"
+                   for index, student in enumerate(students)}
         for future in as_completed(running):
-            job = running[future]
-            problem = future.result()
-            outcome = Outcome(job.student, "failed", problem, flags=job.flags) if problem else record(course,
-                                                                                                     assignment, job)
+            result = future.result()
+            outcome = record(course, assignment, result) if isinstance(result, Job) else result
             outcomes.append(_report(outcome))
-            _discard(job.folder)  # the student's hidden-test copy, channel folder and executed notebook
+            _discard(running[future])  # the student's hidden-test copy, channel folder and executed notebook
     order = {student: i for i, student in enumerate(students)}
     return sorted(outcomes, key=lambda o: order[o.student])
 
 
+def _prepare_and_execute(course, assignment, templates, student, folder, settings, sandbox) -> "Job | Outcome":
+    """Steps 1 and 2 for one student: the executed job, or the Outcome (failed) that stopped it."""
+    prepared = prepare_bounded(course, templates, student, folder, sandbox,
+                               (course.folder("submitted"), student, assignment))
+    if isinstance(prepared, Outcome):
+        return prepared
+    problem = execute(prepared, settings, sandbox)
+    return Outcome(student, "failed", problem, flags=prepared.flags) if problem else prepared
+
+
 # ---- 1. prepare ------------------------------------------------------------------------------
+
+def prepare_bounded(course: Course, templates: dict[str, Template], student: str, folder: Path, sandbox: Sandbox,
+                    submitted: tuple) -> "Job | Outcome":
+    """:func:`prepare` in a process of its own, given ``c.Sandbox.notebook_timeout`` per notebook:
+    a submission that takes longer (IPython's transformers re-read a cell once per ``!`` line of
+    it, up to 500 times) or makes preparing fail fails that student only."""
+    limit = sandbox.notebook_timeout * len(templates)
+    receive, send = WORKERS.Pipe(duplex=False)
+    process = WORKERS.Process(target=_prepare_and_send, args=(send, course.root, templates, student, folder,
+                                                              sandbox.max_notebook_mb, submitted))
+    process.start()
+    send.close()  # the worker holds the only writing end: its exit ends the wait
+    try:
+        result = receive.recv() if receive.poll(limit) else None
+        timed_out = result is None
+    except EOFError:  # the worker died without an answer
+        result, timed_out = None, False
+    finally:
+        receive.close()
+        process.kill()
+        process.join()
+    if result is None:
+        return Outcome(student, "failed", f"the submission took longer than {limit:g} s to prepare for grading "
+                                          f"(c.Sandbox.notebook_timeout): not graded" if timed_out else
+                                          f"preparing the submission for grading crashed (exit code "
+                                          f"{process.exitcode}): not graded")
+    return result
+
+
+def _prepare_and_send(send, course_root: Path, templates, student, folder, max_notebook_mb, submitted) -> None:
+    try:
+        result = prepare(Course.load(course_root), templates, student, folder, max_notebook_mb, submitted)
+    except Exception as error:  # whatever the submission makes of a step, it fails this student only
+        result = Outcome(student, "failed", f"could not be prepared for grading ({type(error).__name__}: "
+                                            f"{str(error)[:150]})")
+    send.send(result)
 
 def prepare(course: Course, templates: dict[str, Template], student: str, folder: Path, max_notebook_mb: int,
             submitted: tuple) -> "Job | Outcome":

@@ -45,6 +45,7 @@ class JailedKernelManager(AsyncKernelManager):
         return self.jail.command(command)
 
     async def _async_launch_kernel(self, kernel_cmd, **kw):
+        self.jail.hand_over(self.jail.channel, Path(self.connection_file))
         kw.update(env=self.jail.environment(), cwd=str(self.jail.workdir), preexec_fn=self.jail.limit_resources)
         await super()._async_launch_kernel(kernel_cmd, **kw)
 

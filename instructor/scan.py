@@ -43,9 +43,9 @@ PATCHABLE_MODULES = {"torch", "nn", "F", "np", "numpy", "math", "builtins", "sys
 
 def scan_source(source: str) -> list[str]:
     """What in this cell's code deserves the instructor's review (one line per kind)."""
-    try:
+    try:  # IPython's transformers give up (RuntimeError) on a cell of more than 500 `!` lines
         tree = ast.parse(TransformerManager().transform_cell(source))
-    except (SyntaxError, ValueError) as error:
+    except (SyntaxError, ValueError, RuntimeError, RecursionError, MemoryError) as error:
         return [f"does not parse ({type(error).__name__}), so it was not scanned"]
     findings = []
     for node in ast.walk(tree):

@@ -20,7 +20,7 @@ from .course import Course
 from .kernel import GuardedExecute, JailedKernelManager, KernelKilled
 from .limits import from_spec
 from .outputs import OutputLimits, cap_outputs, strip_active_html
-from .sandbox import KernelJail, Sandbox
+from .sandbox import KernelJail, RunAs, Sandbox
 
 
 def execute(job: dict) -> dict:
@@ -28,7 +28,7 @@ def execute(job: dict) -> dict:
     sandbox = Sandbox(config=course.config)
     workdir, channel = Path(job["workdir"]), Path(job["channel"])
     jail = KernelJail(sandbox, job["bwrap"], course.root, workdir, channel, job["threads"], job["marker"],
-                      from_spec(job.get("cgroup")))
+                      from_spec(job.get("cgroup")), RunAs(*job["user"]) if job.get("user") else None)
     if job.get("cell_timeout"):  # in the configuration: preprocess() loads it again
         course.config.Execute.timeout = job["cell_timeout"]
     executor = GuardedExecute(config=course.config, interrupt_grace=sandbox.interrupt_grace)

@@ -10,12 +10,17 @@ count and disk hold for a student's whole sandbox.
 Where bubblewrap cannot run here (no user namespaces), or no control group can be made, the
 class is graded with what remains: the submissions that need the missing protection are left
 out and the assertions that only it can make are skipped, with the reason.
+
+A second, smaller run (``second_run``) grades a submission that takes longer than the
+per-notebook limit to prepare, with ``c.Sandbox.user`` naming no user; the manual grading view of
+formgrader is opened in Chromium (a browser test, skipped without Chromium and Playwright).
 """
 import ast
 import hashlib
 import html
 import json
 import os
+import pwd
 import re
 import shutil
 import socket
@@ -31,6 +36,7 @@ from types import SimpleNamespace
 import nbformat
 import psutil
 import pytest
+from IPython.core import inputtransformer2
 from nbconvert.exporters import HTMLExporter
 from nbconvert.filters.markdown_mistune import markdown2html_mistune
 from nbgrader.api import Gradebook
@@ -41,8 +47,10 @@ from instructor.course import Course
 from instructor.feedback import hidden_lines
 from instructor.files import UnsafeFile, read_regular, remove_tree
 from instructor.limits import detect, remove_parents
-from instructor.sandbox import Sandbox, sandbox_problem
+from instructor.sandbox import Sandbox, kernel_user, sandbox_problem
+from instructor.scan import scan_source
 
+from .browser_helpers import jupyter_lab, launch_chromium, missing
 from .exercise_helpers import REPO, assignments, instructor, make_course, solved, submit
 
 EX = "ex01_foundations"
@@ -55,8 +63,10 @@ LIMITS = {"memory_mb": 2048, "max_processes": 64, "disk_mb": 100, "interrupt_gra
 CELL_TIMEOUT = 30
 
 
-def _sandbox_problem(course) -> str:
-    return sandbox_problem(Sandbox(config=Course.load(course).config), course.resolve(), course.parent.resolve())
+def _sandbox_problem(course, as_user: bool = False) -> str:
+    sandbox = Sandbox(config=Course.load(course).config)
+    user = kernel_user(sandbox) if as_user else None
+    return sandbox_problem(sandbox, course.resolve(), course.parent.resolve(), user)
 
 
 def hostile(release, code: str, markdown: str | None = None):
@@ -329,6 +339,7 @@ def _send():
 _reach("other clone:", lambda: open({str(REPO / 'solutions' / EX / f'{EX}.ipynb')!r}).read())
 _reach("socket:", _send)
 _reach("shadow:", lambda: open("/etc/shadow").read())
+print("uid:", os.getuid())
 print("home:", sorted(os.listdir({str(Path.home())!r})) if os.path.isdir({str(Path.home())!r}) else [])
 print("root:", sorted(os.listdir("/")))
 """
@@ -377,6 +388,9 @@ def hostile_class(tmp_path_factory):
         config.write("".join(f"\nc.Sandbox.{name} = {value!r}" for name, value in LIMITS.items()) + "\n")
     assert instructor(course, "release", EX).returncode == 0
     problem = _sandbox_problem(course)
+    # As root, kernels run as nobody where nobody can run the sandbox (else as root, with a warning).
+    as_nobody = os.geteuid() == 0 and not _sandbox_problem(course, as_user=True)
+    kernel_uid = pwd.getpwnam("nobody").pw_uid if as_nobody else os.getuid()
     cgroup_problem = _cgroup_problem()
     source = nbformat.read(REPO / "solutions" / EX / f"{EX}.ipynb", as_version=4)
     release = nbformat.read(course / "exercises" / EX / f"{EX}.ipynb", as_version=4)
@@ -398,6 +412,9 @@ def hostile_class(tmp_path_factory):
     submit(course, "f_fake_tensor", EX, hostile(release, FAKE_TENSOR))
     submit(course, "g_patches_during_tests", EX, hostile(release, MIDTEST_PATCH))
     submit(course, "h_kills_kernel", EX, hostile(release, KILL_KERNEL))
+    unparsable = nbformat.from_dict(release)  # Python's parser runs out of stack (MemoryError)
+    next(c for c in unparsable.cells if c.metadata["nbgrader"].get("solution")).source = "-" * 100_000 + "1"
+    submit(course, "j_unparsable_answer", EX, unparsable)
     submit(course, "i_processes_memory_disk", EX, hostile(release, BACKGROUND + MEMORY_AND_DISK))
     submit(course, "k_output_flood_and_html", EX, hostile(release, OUTPUT_FLOOD + HTML_INJECTION,
                                                           markdown=XSS_MARKER + '<img src=x onerror="alert(1)">\n\n'
@@ -450,7 +467,7 @@ def hostile_class(tmp_path_factory):
     feedback = instructor(course, "feedback", EX)
     return SimpleNamespace(course=Course.load(course), run=run, feedback=feedback, before=before, problem=problem,
                            sentinels=sentinels, cgroup_problem=cgroup_problem, tmp=tmp, release=release,
-                           received=received)
+                           received=received, kernel_uid=kernel_uid)
 
 
 def _fingerprint(course) -> dict[str, str]:
@@ -623,6 +640,23 @@ def test_many_cells_and_deeply_nested_folders_neither_stall_nor_blind_the_run(ho
     assert not list(hostile_class.tmp.glob("course-grading-*")), "the grading folder (hidden tests) is left"
 
 
+def test_an_answer_the_scan_cannot_read_is_flagged_not_fatal(hostile_class):
+    """Raised while preparing, in the grader's own process, the parser's MemoryError once ended
+    the run with no summary."""
+    course, run = hostile_class.course, hostile_class.run
+    assert "graded  0 / 8" in _lines(run)["j_unparsable_answer"], run.stdout + run.stderr
+    report = (course.folder("autograded") / f"review-{EX}.txt").read_text()
+    assert "does not parse (MemoryError)" in report.split("j_unparsable_answer\n")[1].split("\n\n")[0], report
+
+
+def test_the_scan_reports_what_it_cannot_parse(monkeypatch):
+    """Python's parser runs out of stack on deep nesting; IPython's transformers give up
+    (RuntimeError) on a cell of more than TRANSFORM_LOOP_LIMIT (500) `!` lines."""
+    assert scan_source("-" * 100_000 + "1") == ["does not parse (MemoryError), so it was not scanned"]
+    monkeypatch.setattr(inputtransformer2, "TRANSFORM_LOOP_LIMIT", 5)  # 500 would take seconds
+    assert scan_source("\n".join(["!true"] * 6)) == ["does not parse (RuntimeError), so it was not scanned"]
+
+
 def test_read_regular_refuses_links_special_files_and_large_files(tmp_path):
     (tmp_path / "s" / "a").mkdir(parents=True)
     (tmp_path / "s" / "a" / "ok.ipynb").write_text("{}")
@@ -692,6 +726,10 @@ def test_the_sandbox_shows_nothing_it_does_not_need(hostile_class):
         lines = {line for line in printed.splitlines() if line.startswith(what)}
         assert lines == {f"{what} FileNotFoundError"}, f"{what} {lines}"
     assert hostile_class.received == [], "the socket outside received data from the sandbox"
+    assert f"uid: {hostile_class.kernel_uid}\n" in printed, printed[-2000:]
+    if os.geteuid() == 0:  # a root grader's kernels run as nobody, or it says they do not
+        assert ("kernels run as user nobody" in run.stdout) == (hostile_class.kernel_uid != 0), run.stdout
+        assert ("WARNING: kernels run as ROOT" in run.stderr) == (hostile_class.kernel_uid == 0), run.stderr
 
     def listed(what: str) -> set[str]:
         return set(ast.literal_eval(next(line for line in printed.splitlines() if line.startswith(what))[len(what):]))
@@ -805,3 +843,99 @@ def test_without_bwrap_grading_warns_or_refuses(hostile_class, tmp_path):
     graded = instructor(course, "autograde", EX)
     assert "WARNING: grading WITHOUT a sandbox" in graded.stderr and "NOT sandboxed" in graded.stdout
     assert graded.returncode == 0 and "alice                    graded  8 / 8" in graded.stdout, graded.stdout
+
+
+# ---- a second run: preparing is bounded by the per-notebook limit; a root grader without its user
+
+SECOND_RUN_TIMEOUT = 60  # seconds per notebook: the solution, graded first, takes about 15
+
+
+def slow_to_prepare(release, megabytes: int):
+    """``release`` with an answer of 499 `!` lines, ``megabytes`` MB in all: IPython's transformers
+    read the whole cell again for each of them, so scanning it takes about 8 s per MB."""
+    nb = nbformat.from_dict(release)
+    line = "x = !true " + "#" * (megabytes * 10 ** 6 // 499)
+    next(c for c in nb.cells if c.metadata["nbgrader"].get("solution")).source = "\n".join([line] * 499)
+    return nb
+
+
+@pytest.fixture(scope="module")
+def second_run(hostile_class, tmp_path_factory):
+    """The class's course (copied, without its submissions) with a 60 s limit per notebook and
+    ``c.Sandbox.user`` naming no user, grading one submission that takes minutes to prepare."""
+    course = tmp_path_factory.mktemp("second") / "course"
+    shutil.copytree(hostile_class.course.root, course,
+                    ignore=shutil.ignore_patterns("autograded", "feedback", "submitted"))
+    with open(course / "nbgrader_config.py", "a") as config:
+        config.write(f"\nc.Sandbox.notebook_timeout = {SECOND_RUN_TIMEOUT}\nc.Sandbox.max_notebook_mb = 12\n"
+                     "c.Sandbox.user = 'no-such-user'\n")
+    submit(course, "slow_to_prepare", EX, slow_to_prepare(hostile_class.release, 10))
+    return SimpleNamespace(course=course, run=instructor(course, "autograde", EX))
+
+
+def test_a_submission_slow_to_prepare_fails_alone_at_the_notebook_limit(second_run):
+    """Prepared in the grader's own process, it held the whole class for minutes."""
+    run = second_run.run
+    line = _lines(run)["slow_to_prepare"]
+    assert f"failed  the submission took longer than {SECOND_RUN_TIMEOUT} s to prepare" in line, run.stdout + run.stderr
+    assert f"{EX}: 0 graded, 1 failed" in run.stdout, run.stdout
+
+
+def test_a_root_grader_says_when_its_kernels_run_as_root(hostile_class, second_run):
+    """As root, kernels run as c.Sandbox.user (--grade-as); when it cannot be used the run warns,
+    and --require-sandbox refuses."""
+    if os.geteuid():
+        pytest.skip("the grader is not root: its kernels run as its own user")
+    if hostile_class.problem:
+        pytest.skip(f"bubblewrap cannot run here: {hostile_class.problem}")
+    run = second_run.run
+    assert "WARNING: kernels run as ROOT (there is no user 'no-such-user'" in run.stderr, run.stderr
+    assert "kernels run as ROOT (uid 0, without capabilities" in run.stdout, run.stdout
+    refused = instructor(second_run.course, "autograde", EX, "--grade-as", "also-missing", "--require-sandbox")
+    assert refused.returncode == 1, refused.stdout + refused.stderr
+    assert "refusing to grade: kernels would run as root (there is no user 'also-missing'" in refused.stderr
+
+
+# ---- formgrader's manual grading view, in a browser -------------------------------------------
+
+# Every attribute of the page that holds an address, as [tag, attribute, value] (entities decoded).
+ADDRESSES = """() => [...document.querySelectorAll('*')].flatMap(element => [...element.attributes]
+    .filter(attribute => /^(href|src|srcset|action|formaction|data|poster|xlink:href)$/i.test(attribute.name))
+    .map(attribute => [element.tagName.toLowerCase(), attribute.name.toLowerCase(), attribute.value]))"""
+
+
+def runs_script(tag: str, name: str, value: str) -> bool:
+    """Whether an address runs script or opens a document (a browser ignores controls and spaces in
+    it); a data: image is only an image."""
+    address = re.sub(r"[\x00-\x20]+", "", value).lower()
+    image = tag == "img" and name == "src" and address.startswith("data:image/")
+    return address.startswith(("javascript:", "vbscript:")) or (address.startswith("data:") and not image)
+
+
+@pytest.mark.browser
+def test_formgrader_in_the_browser_shows_no_live_script_link(hostile_class, tmp_path):
+    """Chromium on the manual grading view of the written answer with script links, from a
+    JupyterLab serving a copy of the graded course: the answer is on the page, as text; no
+    element has a script or document address; no script ran (alert() opens a dialog)."""
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        missing("Playwright is not installed (pip install playwright)")
+    course = tmp_path / "course"
+    shutil.copytree(hostile_class.course.root, course, symlinks=True)
+    with Gradebook(Course.load(course).db_url) as gradebook:
+        submission = gradebook.find_submission_notebook(EX, EX, "k_output_flood_and_html").id
+    dialogs = []
+    with jupyter_lab(course) as base, sync_playwright() as playwright:
+        chromium = launch_chromium(playwright)
+        tab = chromium.new_page()
+        tab.route("**/*", lambda route: route.continue_() if route.request.url.startswith(base) else route.abort())
+        tab.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+        tab.goto(f"{base}formgrader/submissions/{submission}/?index=0", wait_until="networkidle")
+        text = tab.inner_text("body")
+        addresses = tab.evaluate(ADDRESSES)
+        chromium.close()
+    assert len(addresses) > 5, addresses  # the page's own links and scripts
+    live = [address for address in addresses if runs_script(*address)]
+    assert not live and not dialogs, (live, dialogs)
+    assert "msgbox(3)" in text, text[-3000:]  # the answer, shown as text
