@@ -46,7 +46,7 @@ EMPHASIS = {
     "time", "global", "the same", "length varies", "order matters", "generates", "by file",
     "blog post", "without changing its direction", "vision", "at most 1/4", "no forget gate",
     "first", "by time", "steps",
-    "higher training error", "fast generator", "fast generator + minibatch std",
+    "higher training error", "fast generator", "fast generator + minibatch std", "from scratch",
 }
 
 # Terms whose linked section names them in other words (compared lower-cased, without emphasis).
