@@ -885,7 +885,7 @@ def test_a_root_grader_says_when_its_kernels_run_as_root(hostile_class, second_r
     """As root, kernels run as c.Sandbox.user (--grade-as); when it cannot be used the run warns,
     and --require-sandbox refuses."""
     if os.geteuid():
-        pytest.skip("the grader is not root: its kernels run as its own user")
+        pytest.skip("not this machine's path: the grader is not root, so its kernels run as its own user")
     if hostile_class.problem:
         pytest.skip(f"bubblewrap cannot run here: {hostile_class.problem}")
     run = second_run.run
