@@ -79,7 +79,7 @@ def sandbox_cost(course: Path, runs: int) -> tuple[float, float, str]:
                 start = time.perf_counter()  # the group's creation and removal count
                 cgroup = Cgroup(mode, f"bench-{i}", sandbox.memory_mb, sandbox.max_processes).create() \
                     if jailed and mode.kind else None
-                jail = KernelJail(sandbox, bwrap if jailed else None, loaded.root, root, workdir, channel, 1, "bench",
+                jail = KernelJail(sandbox, bwrap if jailed else None, loaded.root, workdir, channel, 1, "bench",
                                   cgroup)
                 km = JailedKernelManager(jail=jail, kernel_name="python3", connection_file=str(channel / "k.json"))
                 if jailed:
