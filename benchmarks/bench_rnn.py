@@ -10,8 +10,9 @@ their ratio (> 1: ours is slower); then the same for ``utils.lstm_gru.LSTM`` / `
 ``fused=True`` path, which runs PyTorch's own layer on our weights (its ratio should be 1). PyTorch runs the whole sequence in one fused C++ loop (cuDNN
 on a GPU); ours is a Python loop over time steps, so the gap is widest for long sequences of
 small steps. A script, not a test: timings depend on the machine and its load, so nothing here
-can fail on them. On a CPU that other programs are using, try ``--threads 1``: an RNN's small
-sequential matrix products gain little from several threads and lose a lot when threads wait.
+can fail on them. On a CPU that other programs are using, try ``--threads 1`` (and ``--clock
+cpu``): an RNN's small sequential matrix products gain little from several threads and lose a
+lot when threads wait.
 """
 import torch
 from timing import parse_devices, time_against_torch  # also puts the repository on sys.path

@@ -1,4 +1,5 @@
-"""Our im2col convolution and pooling equal PyTorch's, in values and in gradients."""
+"""Our im2col convolution and pooling equal PyTorch's, in values and in gradients; so does the
+convolution's ``fused=True`` path, which calls PyTorch's kernel where the im2col path calls none."""
 import pytest
 import torch
 import torch.nn.functional as F
@@ -6,6 +7,7 @@ from torch import nn
 
 from tests.layer_checks import assert_same_values_and_gradients, with_weights_of
 from utils.conv import AvgPool2d, Conv2d, Flatten, LeNet, MaxPool2d, conv2d_output_size, sliding_windows
+from utils.testing import ForbiddenCallError, forbid
 
 # (kernel, stride, padding): 1x1, "same", strided, strided with padding, big kernel
 CONV_CASES = [(1, 1, 0), (3, 1, 1), (3, 2, 0), (3, 2, 1), (5, 3, 2), (4, 1, 0)]
@@ -38,19 +40,33 @@ def _torch_twin(ours: Conv2d) -> nn.Conv2d:
                                            ours.padding, bias=ours.bias is not None))
 
 
+@pytest.mark.parametrize("fused", [False, True])
 @pytest.mark.parametrize("bias", [True, False])
 @pytest.mark.parametrize("kernel, stride, padding", CONV_CASES)
-def test_conv2d_matches_torch_in_values_and_gradients(kernel, stride, padding, bias, device):
-    ours = Conv2d(3, 4, kernel, stride=stride, padding=padding, bias=bias).to(device, torch.float64)
+def test_conv2d_matches_torch_in_values_and_gradients(kernel, stride, padding, bias, fused, device):
+    """Both paths against PyTorch's layer on its own copy of the weights: a setting the fused path
+    dropped changes the values, a parameter it did not pass on gets no gradient (an error)."""
+    ours = Conv2d(3, 4, kernel, stride=stride, padding=padding, bias=bias, fused=fused).to(device, torch.float64)
     theirs = _torch_twin(ours)
     x = torch.randn(2, 3, 9, 7, dtype=torch.float64, device=device, requires_grad=True)  # H != W
     assert_same_values_and_gradients(ours(x), theirs(x), [x, *ours.parameters()], [x, *theirs.parameters()])
 
 
-def test_conv2d_float32_default_matches_torch(device):
-    ours = Conv2d(8, 16, 3, padding=1).to(device)
+@pytest.mark.parametrize("fused", [False, True])
+def test_conv2d_float32_default_matches_torch(fused, device):
+    ours = Conv2d(8, 16, 3, padding=1, fused=fused).to(device)
     x = torch.randn(4, 8, 12, 12, device=device)
     assert torch.allclose(ours(x), _torch_twin(ours)(x), atol=1e-5)
+
+
+def test_only_the_fused_path_runs_pytorchs_convolution():
+    layer = Conv2d(3, 4, 3, stride=2, padding=1)
+    x = torch.randn(2, 3, 8, 8, requires_grad=True)
+    with forbid("torch.nn.functional.conv2d", task="the im2col path"):
+        layer(x).sum().backward()  # unfold, matmul and their gradients: no convolution kernel
+    layer.fused = True
+    with pytest.raises(ForbiddenCallError, match="conv2d"), forbid("torch.nn.functional.conv2d", task="fused"):
+        layer(x)
 
 
 def test_conv2d_is_cross_correlation_by_hand():
@@ -78,9 +94,10 @@ def test_conv2d_initialisation_scale_matches_torch():
     (torch.randn(2, 3, 2, 8), ValueError, "does not fit"),
     ([[1.0]], TypeError, "expected a torch.Tensor"),
 ])
-def test_conv2d_bad_input_gives_a_clear_error(bad, error, message):
+@pytest.mark.parametrize("fused", [False, True])
+def test_conv2d_bad_input_gives_a_clear_error(bad, error, message, fused):
     with pytest.raises(error, match=message):
-        Conv2d(3, 5, 3)(bad)
+        Conv2d(3, 5, 3, fused=fused)(bad)
 
 
 @pytest.mark.parametrize("kernel, stride, padding", POOL_CASES)

@@ -17,6 +17,7 @@ from utils.gan import (ConvTranspose2d, DigitDiscriminator, DigitGenerator, Mini
                        gaussian_statistics, generator_loss, interpolate_latents, modes_covered, near_mode_share,
                        ring_centres,
                        ring_of_gaussians)
+from utils.testing import ForbiddenCallError, forbid
 
 # (kernel, stride, padding, output_padding): DCGAN's 4-2-1, odd kernels, crops, 1x1, big strides
 CASES = [(4, 2, 1, 0), (3, 2, 1, 1), (3, 1, 0, 0), (5, 3, 2, 2), (2, 2, 0, 0), (3, 2, 3, 1), (1, 1, 0, 0)]
@@ -56,13 +57,29 @@ def _torch_twin(ours: ConvTranspose2d) -> nn.ConvTranspose2d:
                                                     bias=ours.bias is not None))
 
 
+@pytest.mark.parametrize("fused", [False, True])
 @pytest.mark.parametrize("bias", [True, False])
 @pytest.mark.parametrize("kernel, stride, padding, output_padding", CASES)
-def test_conv_transpose_matches_torch_in_values_and_gradients(kernel, stride, padding, output_padding, bias, device):
-    ours = ConvTranspose2d(3, 4, kernel, stride, padding, output_padding, bias=bias).to(device, torch.float64)
+def test_conv_transpose_matches_torch_in_values_and_gradients(kernel, stride, padding, output_padding, bias, fused,
+                                                              device):
+    """Both paths against PyTorch's layer on its own copy of the weights: a setting the fused path
+    dropped changes the values, a parameter it did not pass on gets no gradient (an error)."""
+    ours = ConvTranspose2d(3, 4, kernel, stride, padding, output_padding, bias=bias, fused=fused).to(device,
+                                                                                                     torch.float64)
     theirs = _torch_twin(ours)
     x = torch.randn(2, 3, 5, 4, dtype=torch.float64, device=device, requires_grad=True)  # H != W
     assert_same_values_and_gradients(ours(x), theirs(x), [x, *ours.parameters()], [x, *theirs.parameters()])
+
+
+def test_only_the_fused_path_runs_pytorchs_transposed_convolution():
+    layer = ConvTranspose2d(3, 4, 4, stride=2, padding=1)
+    x = torch.randn(2, 3, 5, 5, requires_grad=True)
+    with forbid("torch.nn.functional.conv_transpose2d", task="the col2im path"):
+        layer(x).sum().backward()  # matmul, fold and their gradients: no convolution kernel
+    layer.fused = True
+    with pytest.raises(ForbiddenCallError, match="conv_transpose2d"), \
+            forbid("torch.nn.functional.conv_transpose2d", task="fused"):
+        layer(x)
 
 
 def test_conv_transpose_is_the_gradient_of_a_convolution():

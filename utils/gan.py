@@ -62,17 +62,19 @@ class ConvTranspose2d(nn.Module):
     (N, C_out, H_out, W_out) with
     H_out = (H - 1) S - 2P + F + output_padding; weight (C_in, C_out, F, F) as in
     ``torch.nn.ConvTranspose2d``, bias (C_out,). Initialised like it: uniform in
-    +-1/sqrt(C_out F^2).
+    +-1/sqrt(C_out F^2). ``fused=True`` calls ``F.conv_transpose2d`` on the same parameters
+    instead: PyTorch's kernels, no copies to add up.
     """
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int, stride: int = 1,
-                 padding: int = 0, output_padding: int = 0, bias: bool = True):
+                 padding: int = 0, output_padding: int = 0, bias: bool = True, fused: bool = False):
         super().__init__()
         _check_ints(in_channels=(in_channels, 1), out_channels=(out_channels, 1))
         _check_settings(kernel_size, stride, padding, output_padding)
         self.in_channels, self.out_channels = in_channels, out_channels
         self.kernel_size, self.stride = kernel_size, stride
         self.padding, self.output_padding = padding, output_padding
+        self.fused = fused
         bound = 1 / math.sqrt(out_channels * kernel_size * kernel_size)
         shape = (in_channels, out_channels, kernel_size, kernel_size)
         self.weight = nn.Parameter(torch.empty(shape).uniform_(-bound, bound))
@@ -85,6 +87,8 @@ class ConvTranspose2d(nn.Module):
         k, s, p, extra = self.kernel_size, self.stride, self.padding, self.output_padding
         h_out = conv_transpose2d_output_size(h, k, s, p, extra)
         w_out = conv_transpose2d_output_size(w, k, s, p, extra)
+        if self.fused:
+            return F.conv_transpose2d(x, self.weight, self.bias, s, p, extra)
         # every input pixel's kernel copy: (N, C_out*F*F, H*W), one matmul over the input channels
         copies = self.weight.reshape(c, -1).T @ x.reshape(n, c, h * w)
         # col2im, the transpose of im2col: add each copy into the output at (iS, jS), overlaps summed
@@ -98,7 +102,7 @@ class ConvTranspose2d(nn.Module):
     def extra_repr(self) -> str:
         return (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
                 f"stride={self.stride}, padding={self.padding}, output_padding={self.output_padding}, "
-                f"bias={self.bias is not None}")
+                f"bias={self.bias is not None}, fused={self.fused}")
 
 
 class DigitGenerator(nn.Module):
