@@ -1,10 +1,10 @@
 """Convolution and pooling from scratch: cut the input into windows (im2col), then one matmul.
 
 ``sliding_windows`` is a view of every kernel-sized window of the input. Copying those
-windows into the columns of a matrix is im2col (``F.unfold`` does that copy in one pass); a
-convolution is then a single matrix product with the flattened kernels, and a pooling layer
-is a max or a mean over each window. Everything is torch ops, so autograd gives the backward
-pass and the same code runs on a GPU.
+windows into the columns of a matrix is im2col; a convolution is then a single matrix
+product with the flattened kernels, and a pooling layer is a max or a mean over each
+window. Everything is torch ops, so autograd gives the backward pass and the same code
+runs on a GPU.
 """
 import math
 
@@ -57,9 +57,7 @@ class Conv2d(nn.Module):
     for each image of the batch, with X zero-padded by P on every side. Shapes: x
     (N, C_in, H, W) -> y (N, C_out, H_out, W_out) with H_out = floor((H + 2P - F) / S) + 1
     (likewise W_out); weight (C_out, C_in, F, F), bias (C_out,). Computed as im2col: copy
-    each image's windows into the columns of cols (N, C_in*F*F, L), L = H_out*W_out (the
-    windows of :func:`sliding_windows`, copied by ``F.unfold``), then one matrix product
-    weight.view(C_out, -1) @ cols gives (N, C_out, L), already the output's layout.
+    the windows into cols (C_in*F*F, N*H_out*W_out), then y = weight.view(C_out, -1) @ cols.
     Initialised like ``torch.nn.Conv2d``: uniform in +-1/sqrt(C_in*F*F). ``fused=True``
     calls ``F.conv2d`` on the same parameters instead: PyTorch's kernels, no im2col copy.
     """
@@ -80,17 +78,16 @@ class Conv2d(nn.Module):
                      device=self.weight.device)
         n, _, h, w = x.shape
         k, s, p = self.kernel_size, self.stride, self.padding
-        h_out, w_out = conv2d_output_size(h, k, s, p), conv2d_output_size(w, k, s, p)
+        h_out, w_out = conv2d_output_size(h, k, s, p), conv2d_output_size(w, k, s, p)  # or a clear error
         if self.fused:
             return F.conv2d(x, self.weight, self.bias, s, p)
-        cols = F.unfold(x, k, padding=p, stride=s)  # im2col: (N, C_in*F*F, L), one column per output pixel
-        # The same kernels for every image. expand, not broadcasting: for a batch times a matrix
-        # that needs a gradient, torch.matmul would fold the batch into one product, copying cols.
-        kernels = self.weight.view(self.out_channels, -1).expand(n, -1, -1)  # (N, C_out, C_in*F*F)
-        y = kernels @ cols  # (N, C_out, L)
+        windows = sliding_windows(x, k, s, p)  # (N, C_in, H_out, W_out, F, F), a view
+        # im2col: one column per output position (n, i, j), holding its window's C_in*F*F inputs
+        cols = windows.permute(1, 4, 5, 0, 2, 3).reshape(-1, n * h_out * w_out)
+        y = self.weight.view(self.out_channels, -1) @ cols  # (C_out, N*H_out*W_out)
         if self.bias is not None:
             y = y + self.bias.view(-1, 1)
-        return y.view(n, self.out_channels, h_out, w_out)
+        return y.view(self.out_channels, n, h_out, w_out).transpose(0, 1).contiguous()
 
     def extra_repr(self) -> str:
         return (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
