@@ -54,6 +54,7 @@ AMBIGUOUS = {
     "encoder": "an alias of encoder-decoder, but alone the encoder is 编码器",
     "decoder": "an alias of encoder-decoder, but alone the decoder is 解码器",
     "activation": "an alias of activation function, but also its value (激活值, 激活函数的输出)",
+    "truncated": "an alias of truncated BPTT, but also an episode cut off by a time limit (chapter 10's CartPole)",
     "clipping": "an alias of gradient clipping, but also clipping pixels to their range (chapter 10's PGD)",
     "head": "an alias of attention head, but also a classifier head (线性分类头)",
     "window": "a context window (窗口), but also the operating system Windows",
