@@ -128,7 +128,61 @@ def check_edition(app, config) -> None:
                           f"(editions: {', '.join(languages)})")
 
 
+class KeepsNotebookRenderer(dict):
+    """A document's attributes that hand myst-nb's notebook renderer to the environment when
+    myst-nb drops it at the end of the page's parse (see ``keep_glue_for_translations``)."""
+
+    def __init__(self, attributes: dict, env) -> None:
+        super().__init__(attributes)
+        self.env = env
+
+    def pop(self, key, *default):
+        value = super().pop(key, *default)
+        if key == "nb_renderer":
+            self.env.temp_data["nb_renderer"] = value
+        return value
+
+
+def keep_glue_for_translations(parse):
+    """myst-nb's notebook parser, keeping the page's renderer for its translated messages.
+
+    Sphinx parses each translated message as a small document of its own, after the page, with
+    the plain MyST parser: it has no notebook renderer and so no glue data, and every
+    ``{glue:text}`` in a translation would be missing. The page's renderer, which holds the
+    notebook's glue data, stays in ``env.temp_data`` (cleared after each page) for them.
+    """
+    def parse_notebook(self, inputstring, document):
+        env = document.settings.env
+        document.attributes = KeepsNotebookRenderer(document.attributes, env)
+        try:
+            parse(self, inputstring, document)
+        finally:
+            document.attributes = dict(document.attributes)
+    parse_notebook.keeps_glue = True
+    return parse_notebook
+
+
+def glue_from_the_page(retrieve):
+    """myst-nb's ``retrieve_glue_data``, for a translated message: with its page's renderer."""
+    def retrieve_glue_data(document, key):
+        renderer = document.settings.env.temp_data.get("nb_renderer")
+        if "nb_renderer" in document or renderer is None:
+            return retrieve(document, key)
+        document["nb_renderer"] = renderer
+        try:
+            return retrieve(document, key)
+        finally:  # the message's document is pickled with the page: no renderer left in it
+            del document["nb_renderer"]
+    return retrieve_glue_data
+
+
 def setup(app):
+    from myst_nb import sphinx_
+    from myst_nb.ext.glue import directives, roles, utils
+
+    if not hasattr(sphinx_.Parser.parse, "keeps_glue"):  # once per process, however many builds
+        sphinx_.Parser.parse = keep_glue_for_translations(sphinx_.Parser.parse)
+        roles.retrieve_glue_data = directives.retrieve_glue_data = glue_from_the_page(utils.retrieve_glue_data)
     app.connect("config-inited", add_templates)
     app.connect("config-inited", check_edition)
     app.connect("builder-inited", move_notebook_outputs, priority=900)  # after myst-nb sets it

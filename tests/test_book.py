@@ -102,6 +102,19 @@ def test_chinese_pages_keep_the_code_and_outputs_of_the_english(book_html):
         assert "Traceback" not in chinese, file
 
 
+PASTED = re.compile(r'<span class="pasted-text">(.*?)</span>', re.S)
+
+
+def test_glued_text_is_numbers_or_names_not_english_sentences(book_html):
+    """A glued value appears as it is in both editions: a phrase of English words in it (a verdict
+    built by the run) would stay English in the Chinese page. Glue the numbers; write the words."""
+    phrase = re.compile(r"[A-Za-z]{2,}(?:[ ,;:]+[A-Za-z]{2,}){2,}")
+    problems = [f"{file}: {text[:80]!r}" for file in toc_files()
+                for text in PASTED.findall((book_html / ZH / f"{file}.html").read_text())
+                if phrase.search(html_lib.unescape(re.sub(r"<[^>]+>", "", text)))]
+    assert not problems, "glued English phrases:\n  " + "\n  ".join(problems)
+
+
 def test_chinese_search_index_holds_whole_terms(book_html):
     """Sphinx splits Chinese into words with jieba; the glossary's terms are kept whole."""
     import yaml
