@@ -65,7 +65,8 @@ def time_against_torch(ours: torch.nn.Module, theirs: torch.nn.Module, x: torch.
 
 
 def parse_devices(description: str, default_repeats: int = 10) -> tuple[list[torch.device], int]:
-    """The command line every benchmark takes: ``--device all|cpu|cuda``, ``--repeats N``, ``--threads N``."""
+    """The command line every benchmark takes: ``--device all|cpu|cuda``, ``--repeats N``, ``--threads N``,
+    ``--clock wall|cpu``."""
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--device", choices=["all", "cpu", "cuda"], default="all",
                         help="where to time (default: the CPU, and CUDA when available)")
@@ -80,13 +81,13 @@ def parse_devices(description: str, default_repeats: int = 10) -> tuple[list[tor
         torch.set_num_threads(args.threads)
     if args.device == "cuda" and not torch.cuda.is_available():
         parser.error("--device cuda was asked for, but CUDA is not available here")
-    if args.clock == "cpu":
-        if args.device != "cpu":
-            parser.error("--clock cpu does not see the time a GPU works: use it with --device cpu")
-        global CLOCK
-        CLOCK = time.process_time
     devices = [torch.device("cpu")] if args.device in ("all", "cpu") else []
     if args.device == "cuda" or (args.device == "all" and torch.cuda.is_available()):
         devices.append(torch.device("cuda"))
+    if args.clock == "cpu":
+        if torch.device("cuda") in devices:
+            parser.error("--clock cpu does not see the time a GPU works: use it with --device cpu")
+        global CLOCK
+        CLOCK = time.process_time
     print(f"torch {torch.__version__}, {torch.get_num_threads()} CPU threads, {args.clock} clock")
     return devices, args.repeats
