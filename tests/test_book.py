@@ -76,6 +76,8 @@ def test_chinese_edition_has_every_page_in_chinese(book_html):
     assert "基础" in preface and "附录" in preface  # the table of contents' captions
     assert 'placeholder="搜索本书……"' in preface  # the search box
     assert 'title="全屏模式"' in preface  # a label translated by the theme itself
+    chapter = (book_html / ZH / "chapters" / "02_backprop_optimization.html").read_text()
+    assert "<h1>2. 反向传播与优化" in chapter, "a numbered title (Markdown reads '2. x' as a list): write '2\\. x'"
     glossary = (book_html / ZH / "chapters" / "glossary.html").read_text()
     assert "定义所在章节" in glossary and "Defined in" not in glossary  # the table's own headers
     assert "Defined in" in (book_html / "chapters" / "glossary.html").read_text()
@@ -120,8 +122,10 @@ def test_chinese_search_index_holds_whole_terms(book_html):
     import yaml
 
     index = search_index(book_html / ZH)
-    hits = index["terms"].get("反向传播", [])  # a document number, or a list of them
-    found = {index["docnames"][i] for i in (hits if isinstance(hits, list) else [hits])}
+    found = set()
+    for kind in ("terms", "titleterms"):  # a page whose headings have the word is under titleterms
+        hits = index[kind].get("反向传播", [])  # a document number, or a list of them
+        found |= {index["docnames"][i] for i in (hits if isinstance(hits, list) else [hits])}
     assert "chapters/00_preface" in found, found
     translated = yaml.safe_load((REPO / "locales" / "languages.yml").read_text())[ZH].get("translated", [])
     if "chapters/02_backprop_optimization" in translated:

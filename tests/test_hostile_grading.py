@@ -874,11 +874,27 @@ def second_run(hostile_class, tmp_path_factory):
 
 
 def test_a_submission_slow_to_prepare_fails_alone_at_the_notebook_limit(second_run):
-    """Prepared in the grader's own process, it held the whole class for minutes."""
+    """Prepared in the grader's own process, it held the whole class for minutes. Now it fails at
+    the per-notebook limit: while being prepared (about 8 s per MB here), or, on a machine fast
+    enough to prepare it in time, while its 499 shell lines run."""
     run = second_run.run
     line = _lines(run)["slow_to_prepare"]
-    assert f"failed  the submission took longer than {SECOND_RUN_TIMEOUT} s to prepare" in line, run.stdout + run.stderr
+    assert (f"failed  the submission took longer than {SECOND_RUN_TIMEOUT} s to prepare" in line
+            or f"failed  {EX}.ipynb ran longer than {SECOND_RUN_TIMEOUT} s" in line), run.stdout + run.stderr
     assert f"{EX}: 0 graded, 1 failed" in run.stdout, run.stdout
+
+
+def test_preparing_a_submission_is_bounded_by_the_notebook_limit(second_run, tmp_path):
+    """The bound itself, with a limit of 1 s that no machine prepares the slow submission within."""
+    from instructor.grading import prepare_bounded
+
+    course = Course.load(second_run.course)
+    sandbox = Sandbox(config=course.config)
+    sandbox.notebook_timeout = 1
+    outcome = prepare_bounded(course, load_templates(course, EX), "slow_to_prepare", tmp_path, sandbox,
+                              (course.folder("submitted"), "slow_to_prepare", EX))
+    assert getattr(outcome, "status", None) == "failed", outcome
+    assert "the submission took longer than 1 s to prepare" in outcome.reason, outcome.reason
 
 
 def test_a_root_grader_says_when_its_kernels_run_as_root(hostile_class, second_run):
