@@ -332,11 +332,11 @@ def test_no_message_is_flagged_as_a_format_string():
     assert not flagged, "run `make translations`:\n  " + "\n  ".join(flagged[:10])
 
 
-@pytest.mark.parametrize("language, page", TRANSLATED)
+@pytest.mark.parametrize("language, page", [(code, page) for code, page in TRANSLATED if page.startswith("chapters/")])
 def test_numbered_headings_stay_headings(language, page):
     """A message "2. Backpropagation and optimization" is a heading (a list item's message has no
     marker); its translation "2. 反向传播与优化" would be read as a list and dropped, so the
     heading stayed English. Escaped, "2\\. 反向传播与优化", it is a heading."""
     lists = [m.id for m in translated_messages(language, page)
-             if re.match(r"\d+\. ", m.id) and re.match(r"\d+[.)] ", m.string or "")]
+             if re.match(r"\d+\. ", m.id) and "\n" not in m.id and re.match(r"\d+[.)] ", m.string or "")]
     assert not lists, f"{language}/{page}: write the number as '2\\. ' in: {lists}"
