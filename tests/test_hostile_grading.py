@@ -891,7 +891,7 @@ def test_preparing_a_submission_is_bounded_by_the_notebook_limit(second_run, tmp
     course = Course.load(second_run.course)
     sandbox = Sandbox(config=course.config)
     sandbox.notebook_timeout = 1
-    outcome = prepare_bounded(course, load_templates(course, EX), "slow_to_prepare", tmp_path, sandbox,
+    outcome = prepare_bounded(course, load_templates(course, EX), "slow_to_prepare", tmp_path / "job", sandbox,
                               (course.folder("submitted"), "slow_to_prepare", EX))
     assert getattr(outcome, "status", None) == "failed", outcome
     assert "the submission took longer than 1 s to prepare" in outcome.reason, outcome.reason
